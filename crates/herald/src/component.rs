@@ -1,0 +1,254 @@
+//! What a component is to the engine: something that runs, reports when it has spawned and
+//! (if it signals readiness itself) when it is ready, and stops when told to.
+//!
+//! In-process tasks ([`task`]) and child processes ([`Process`](crate::Process)) both implement
+//! [`Component`], so they live in one graph. Readiness that must be probed from outside (TCP,
+//! HTTP, ...) is described by [`Probe`]s that the engine runs, one loop per component, however
+//! many waiters there are.
+
+use crate::bus::Bus;
+use crate::{ComponentSpec, Signal};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A boxed error, as in-process tasks return it.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why one run of a component ended badly, as the component itself tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// What failed: `exit` for a process that exited, `spawn` when it could not start, `task`
+    /// for an in-process task's error.
+    pub check: String,
+    /// What it concerns: the program, or the task's name.
+    pub target: String,
+    /// Why, in words (`exited with status 1`, `killed by SIGKILL`, the task's error).
+    pub reason: String,
+}
+
+impl Failure {
+    /// A failure of `check` on `target` for `reason`.
+    pub fn new(
+        check: impl Into<String>,
+        target: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        Self {
+            check: check.into(),
+            target: target.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A readiness check that is probed from outside: each call makes one attempt.
+///
+/// The engine calls [`probe`](Probe::probe) in one loop per component, spacing attempts with
+/// exponential backoff and jitter (`ready.interval`), until it passes or `ready.timeout`
+/// passes. A probe that passed is not called again in that start.
+pub trait Probe: Send + Sync + 'static {
+    /// The check kind, as errors name it: `tcp`, `http`, `exec`, ...
+    fn kind(&self) -> &str;
+    /// What is probed: an address, a URL, a path.
+    fn target(&self) -> String;
+    /// One attempt: `Ok` once ready, otherwise the reason it is not (yet).
+    fn probe(&self) -> BoxFuture<'_, Result<(), String>>;
+}
+
+/// How a component's readiness is judged, beyond having been spawned.
+#[derive(Default, Clone)]
+pub struct Readiness {
+    /// The event-driven check the component settles itself through [`Context::ready`]
+    /// (`notify`, `log`, `task`), as `(kind, target)`; `None` when it does not signal.
+    pub signal: Option<(String, String)>,
+    /// The probes the engine runs. All must pass, and the signal too if there is one.
+    pub probes: Vec<Arc<dyn Probe>>,
+}
+
+impl std::fmt::Debug for Readiness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let probes: Vec<String> = self
+            .probes
+            .iter()
+            .map(|p| format!("{} {}", p.kind(), p.target()))
+            .collect();
+        f.debug_struct("Readiness")
+            .field("signal", &self.signal)
+            .field("probes", &probes)
+            .finish()
+    }
+}
+
+/// Something the engine can start: an in-process task or a child process.
+pub trait Component: Send + Sync + 'static {
+    /// One run, from spawn to exit. It must call [`Context::spawned`] once it is running (a
+    /// process: right after spawn, with its pid), and return soon after
+    /// [`Context::stopped`] resolves, having stopped what it runs within
+    /// [`Context::stop_timeout`]. `Ok` is a successful exit.
+    fn run(&self, ctx: Context) -> BoxFuture<'static, Result<(), Failure>>;
+
+    /// How readiness is judged for this component.
+    fn readiness(&self) -> Readiness {
+        Readiness::default()
+    }
+}
+
+/// What a run reports to its supervisor.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RunReport {
+    /// `Some(pid)` once spawned (`Some(None)` for a task).
+    pub spawned: Option<Option<u32>>,
+    /// The component's own readiness signal.
+    pub ready: bool,
+    /// Free-form status text.
+    pub detail: Option<String>,
+}
+
+/// The handle a run receives: mark readiness, read other components' signals, see shutdown.
+#[derive(Clone)]
+pub struct Context {
+    pub(crate) spec: Arc<ComponentSpec>,
+    pub(crate) stop: CancellationToken,
+    pub(crate) report: Arc<watch::Sender<RunReport>>,
+    pub(crate) bus: Arc<Bus>,
+}
+
+impl Context {
+    /// The component's name.
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    /// The component's spec.
+    pub fn spec(&self) -> &ComponentSpec {
+        &self.spec
+    }
+
+    /// Reports that the run has spawned (a process with its pid; a task with `None`).
+    pub fn spawned(&self, pid: Option<u32>) {
+        self.report.send_if_modified(|r| {
+            let first = r.spawned.is_none();
+            r.spawned = Some(pid);
+            first
+        });
+    }
+
+    /// Marks the component ready (its own readiness signal; probes, if any, must pass too).
+    pub fn ready(&self) {
+        self.report
+            .send_if_modified(|r| !std::mem::replace(&mut r.ready, true));
+    }
+
+    /// Sets the free-form status text (what `STATUS=` carries for notify).
+    pub fn set_detail(&self, detail: impl Into<String>) {
+        let detail = detail.into();
+        self.report.send_modify(|r| r.detail = Some(detail));
+    }
+
+    /// Resolves when the run must stop. Cancel-safe.
+    pub async fn stopped(&self) {
+        self.stop.cancelled().await
+    }
+
+    /// Whether the run has been told to stop.
+    pub fn is_stopping(&self) -> bool {
+        self.stop.is_cancelled()
+    }
+
+    /// The token cancelled when the run must stop, for passing to other code.
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    /// How long the run has, once told to stop, before it is forced.
+    pub fn stop_timeout(&self) -> std::time::Duration {
+        self.spec.stop_timeout
+    }
+
+    /// The signal of any component in the stack, by name.
+    pub fn signal(&self, name: &str) -> Option<Signal> {
+        self.bus.index_of(name).map(|idx| self.bus.signal(idx))
+    }
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("name", &self.spec.name)
+            .finish()
+    }
+}
+
+type TaskFn = dyn Fn(Context) -> BoxFuture<'static, Result<(), BoxError>> + Send + Sync;
+
+/// An in-process async task component. Build one with [`task`].
+pub struct Task {
+    run: Box<TaskFn>,
+    signals: bool,
+    probes: Vec<Arc<dyn Probe>>,
+}
+
+/// An in-process task: `f` receives the [`Context`], calls [`Context::ready`] once it is
+/// ready, and returns after [`Context::stopped`] resolves (a oneshot simply returns).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use herald::{task, ComponentSpec, Stack, Kind};
+/// let mut stack = Stack::new();
+/// stack.add(ComponentSpec::new("migrate").kind(Kind::Oneshot), task(|_ctx| async { Ok(()) }));
+/// let running = stack.start().unwrap();
+/// running.signal("migrate").unwrap().wait().await.unwrap();
+/// running.shutdown().await;
+/// # }
+/// ```
+pub fn task<F, Fut>(f: F) -> Task
+where
+    F: Fn(Context) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
+{
+    Task {
+        run: Box::new(move |ctx| Box::pin(f(ctx))),
+        signals: true,
+        probes: Vec::new(),
+    }
+}
+
+impl Task {
+    /// Counts the task ready as soon as it runs, instead of waiting for [`Context::ready`].
+    pub fn ready_on_start(mut self) -> Self {
+        self.signals = false;
+        self
+    }
+
+    /// Adds a probe that must pass before the task counts as ready.
+    pub fn probe(mut self, probe: impl Probe) -> Self {
+        self.probes.push(Arc::new(probe));
+        self
+    }
+}
+
+impl Component for Task {
+    fn run(&self, ctx: Context) -> BoxFuture<'static, Result<(), Failure>> {
+        ctx.spawned(None);
+        let name = ctx.name().to_string();
+        let fut = (self.run)(ctx);
+        Box::pin(async move {
+            fut.await
+                .map_err(|e| Failure::new("task", name, e.to_string()))
+        })
+    }
+
+    fn readiness(&self) -> Readiness {
+        Readiness {
+            signal: self.signals.then(|| ("task".to_string(), String::new())),
+            probes: self.probes.clone(),
+        }
+    }
+}

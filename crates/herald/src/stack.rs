@@ -1,0 +1,246 @@
+//! The public runtime: a [`Stack`] collects components; [`Stack::start`] validates the graph,
+//! starts a supervisor per component and returns a [`Running`] handle at once.
+
+use crate::bus::{Bus, Events};
+use crate::supervisor::{Control, Op, Supervisor};
+use crate::{Component, ComponentSpec, ConfigError, Graph, ReadinessError, Signal, Status};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// A set of components to start together.
+#[derive(Default)]
+pub struct Stack {
+    entries: Vec<(ComponentSpec, Arc<dyn Component>)>,
+    subscribers: Vec<mpsc::UnboundedSender<crate::Event>>,
+}
+
+impl std::fmt::Debug for Stack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.entries.iter().map(|(s, _)| s.name.as_str()).collect();
+        f.debug_struct("Stack").field("components", &names).finish()
+    }
+}
+
+impl Stack {
+    /// An empty stack.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a component described by `spec` and run by `component`.
+    pub fn add(&mut self, spec: ComponentSpec, component: impl Component) -> &mut Self {
+        self.entries.push((spec, Arc::new(component)));
+        self
+    }
+
+    /// Adds an already shared component.
+    pub fn add_shared(&mut self, spec: ComponentSpec, component: Arc<dyn Component>) -> &mut Self {
+        self.entries.push((spec, component));
+        self
+    }
+
+    /// The specs added so far.
+    pub fn specs(&self) -> impl Iterator<Item = &ComponentSpec> {
+        self.entries.iter().map(|(spec, _)| spec)
+    }
+
+    /// Subscribes to every state change from the very first one.
+    pub fn subscribe(&mut self) -> Events {
+        let (tx, events) = Events::channel();
+        self.subscribers.push(tx);
+        events
+    }
+
+    /// Validates the graph, reporting every problem at once.
+    pub fn graph(&self) -> Result<Graph, ConfigError> {
+        let specs: Vec<ComponentSpec> = self.specs().cloned().collect();
+        Graph::new(&specs)
+    }
+
+    /// Validates the graph and starts every component as soon as its dependencies allow.
+    /// Returns at once; readiness arrives through the signals.
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime, as [`tokio::spawn`] does.
+    pub fn start(self) -> Result<Running, ConfigError> {
+        let graph = Arc::new(self.graph()?);
+        let names = self
+            .entries
+            .iter()
+            .map(|(s, _)| Arc::from(s.name.as_str()))
+            .collect();
+        let bus = Arc::new(Bus::new(names));
+        for tx in self.subscribers {
+            bus.attach(tx);
+        }
+        let shutdown = CancellationToken::new();
+        let mut controls = Vec::with_capacity(self.entries.len());
+        let mut tasks = Vec::with_capacity(self.entries.len());
+        for (idx, (spec, component)) in self.entries.into_iter().enumerate() {
+            let (tx, rx) = mpsc::unbounded_channel();
+            controls.push(tx);
+            let supervisor = Supervisor {
+                idx,
+                spec: Arc::new(spec),
+                component,
+                bus: bus.clone(),
+                graph: graph.clone(),
+                shutdown: shutdown.clone(),
+            };
+            tasks.push(tokio::spawn(supervisor.run(rx)));
+        }
+        let (finished_tx, finished) = watch::channel(false);
+        let watcher = {
+            let bus = bus.clone();
+            tokio::spawn(async move {
+                for task in tasks {
+                    let _ = task.await;
+                }
+                bus.close();
+                let _ = finished_tx.send(true);
+            })
+        };
+        Ok(Running {
+            bus,
+            graph,
+            shutdown,
+            controls,
+            finished,
+            watcher: Mutex::new(Some(watcher)),
+        })
+    }
+}
+
+/// The handle of a started stack: signals, status, events, controls and shutdown.
+///
+/// Dropping it asks the stack to shut down (in order, in the background).
+#[derive(Debug)]
+pub struct Running {
+    bus: Arc<Bus>,
+    graph: Arc<Graph>,
+    shutdown: CancellationToken,
+    controls: Vec<mpsc::UnboundedSender<Control>>,
+    finished: watch::Receiver<bool>,
+    watcher: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// A control named a component the stack does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no component named {0:?} in the stack")]
+pub struct UnknownComponent(pub String);
+
+impl Running {
+    /// The validated graph.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// The readiness signal of a component.
+    pub fn signal(&self, name: &str) -> Option<Signal> {
+        self.bus.index_of(name).map(|idx| self.bus.signal(idx))
+    }
+
+    /// Every component's signal, in insertion order.
+    pub fn signals(&self) -> Vec<Signal> {
+        (0..self.bus.len())
+            .map(|idx| self.bus.signal(idx))
+            .collect()
+    }
+
+    /// Every component's name and current status, in insertion order.
+    pub fn statuses(&self) -> Vec<(String, Status)> {
+        (0..self.bus.len())
+            .map(|idx| {
+                (
+                    self.bus.name(idx).to_string(),
+                    self.bus.signal(idx).status(),
+                )
+            })
+            .collect()
+    }
+
+    /// How many readiness probes have been spent on a component since the stack started.
+    pub fn probes_spent(&self, name: &str) -> Option<u32> {
+        let idx = self.bus.index_of(name)?;
+        Some(self.bus.probes_spent(idx).load(Ordering::Relaxed))
+    }
+
+    /// Subscribes to every state change from now on.
+    pub fn subscribe(&self) -> Events {
+        self.bus.subscribe()
+    }
+
+    /// Resolves once every component is ready or completed, or with the first error seen.
+    pub async fn wait_all(&self) -> Result<(), ReadinessError> {
+        let mut waits: FuturesUnordered<_> = self
+            .signals()
+            .into_iter()
+            .map(|s| async move { s.wait().await })
+            .collect();
+        while let Some(result) = waits.next().await {
+            result?;
+        }
+        Ok(())
+    }
+
+    async fn control(&self, name: &str, op: Op) -> Result<(), UnknownComponent> {
+        let idx = self
+            .bus
+            .index_of(name)
+            .ok_or_else(|| UnknownComponent(name.to_string()))?;
+        let (done, answered) = oneshot::channel();
+        if self.controls[idx].send(Control { op, done }).is_ok() {
+            let _ = answered.await;
+        }
+        Ok(())
+    }
+
+    /// Starts a stopped, failed or blocked component again (after its dependencies).
+    /// Resolves once it has left its parked state; wait on its signal for readiness.
+    pub async fn start(&self, name: &str) -> Result<(), UnknownComponent> {
+        self.control(name, Op::Start).await
+    }
+
+    /// Stops one component (its stop signal, grace, then force). Its `binds_to` dependents
+    /// follow. Resolves once it is stopped.
+    pub async fn stop(&self, name: &str) -> Result<(), UnknownComponent> {
+        self.control(name, Op::Stop).await
+    }
+
+    /// Stops a component and starts it again.
+    pub async fn restart(&self, name: &str) -> Result<(), UnknownComponent> {
+        self.control(name, Op::Restart).await
+    }
+
+    /// Asks the stack to stop without waiting: dependents stop before their dependencies.
+    pub fn request_shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Stops the whole stack in reverse dependency order and resolves once all is stopped.
+    /// Event subscriptions end after the last event.
+    pub async fn shutdown(&self) {
+        self.shutdown.cancel();
+        self.finished().await;
+    }
+
+    /// Resolves once every supervisor has finished (after a shutdown).
+    pub async fn finished(&self) {
+        let mut finished = self.finished.clone();
+        let _ = finished.wait_for(|done| *done).await;
+        let watcher = self.watcher.lock().expect("watcher").take();
+        if let Some(watcher) = watcher {
+            let _ = watcher.await;
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
