@@ -224,7 +224,7 @@ impl Bus {
             let before = status.state;
             change(status);
             if status.state != before {
-                status.since = Instant::now();
+                status.since = tokio::time::Instant::now().into_std();
                 event = Some(Event {
                     time: SystemTime::now(),
                     at: status.since,

@@ -48,10 +48,13 @@ pub(crate) async fn judge(
         let report = &mut report;
         checks.push(futures_util::future::Either::Right(async move {
             tokio::select! {
-                result = report.wait_for(|r| r.ready) => match result {
-                    Ok(_) => Ok(()),
-                    Err(_) => Err(ReadinessError::new(component, kind, target, "the run ended before it signalled readiness")),
-                },
+                signalled = async { report.wait_for(|r| r.ready).await.is_ok() } => {
+                    if !signalled {
+                        // The run has ended; its exit, not this check, tells why.
+                        std::future::pending::<()>().await;
+                    }
+                    Ok(())
+                }
                 _ = tokio::time::sleep_until(window.deadline) => {
                     let reason = format!("no readiness signal within {}", window.timeout_text());
                     Err(ReadinessError::new(component, kind, target, reason)

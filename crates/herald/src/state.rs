@@ -114,7 +114,7 @@ impl Status {
             pid: None,
             error: None,
             restarts: 0,
-            since: Instant::now(),
+            since: tokio::time::Instant::now().into_std(),
             started_at: None,
             waited: None,
             time_to_ready: None,

@@ -319,10 +319,12 @@ impl Supervisor {
             report,
         };
 
+        let view = run.report.clone();
+
         // Until it has spawned.
         let spawned = tokio::select! {
             biased;
-            exit = exited(&mut run.handle) => return self.exited_early(exit, started),
+            exit = exited(&mut run.handle) => return self.exited_early(&view, exit, started),
             spawned = run.report.wait_for(|r| r.spawned.is_some()) => {
                 spawned.map(|r| r.spawned.flatten())
             }
@@ -350,7 +352,7 @@ impl Supervisor {
         let verdict = loop {
             tokio::select! {
                 biased;
-                exit = exited(&mut run.handle) => return self.exited_early(exit, started),
+                exit = exited(&mut run.handle) => return self.exited_early(&view, exit, started),
                 result = &mut judged, if !oneshot => break result,
                 _ = &mut deadline, if oneshot => {
                     let timeout = crate::format_duration(self.spec.ready.timeout);
@@ -459,8 +461,26 @@ impl Supervisor {
             .with_elapsed(started.elapsed())
     }
 
-    /// The run ended before it was ready: for a oneshot that is the verdict.
-    fn exited_early(&self, exit: Result<(), Failure>, started: Instant) -> End {
+    /// The run ended before it was judged ready: for a oneshot that is the verdict. A service
+    /// that signalled readiness itself, with no probe left to pass, was ready before it exited.
+    fn exited_early(
+        &self,
+        report: &watch::Receiver<RunReport>,
+        exit: Result<(), Failure>,
+        started: Instant,
+    ) -> End {
+        let report = report.borrow().clone();
+        let signalled = report.ready && self.component.readiness().probes.is_empty();
+        if self.spec.kind == Kind::Service && signalled {
+            self.set(State::Ready, |s| {
+                s.time_to_ready = Some(started.elapsed());
+                s.detail = report.detail;
+            });
+            return match exit {
+                Ok(()) => End::Exited,
+                Err(failure) => End::Failed(self.failure_error(failure, started)),
+            };
+        }
         match (exit, self.spec.kind) {
             (Ok(()), Kind::Oneshot) => {
                 let took = started.elapsed();
