@@ -132,11 +132,8 @@ impl Context {
 
     /// Reports that the run has spawned (a process with its pid; a task with `None`).
     pub fn spawned(&self, pid: Option<u32>) {
-        self.report.send_if_modified(|r| {
-            let first = r.spawned.is_none();
-            r.spawned = Some(pid);
-            first
-        });
+        self.report
+            .send_if_modified(|r| r.spawned.replace(pid) != Some(pid));
     }
 
     /// Marks the component ready (its own readiness signal; probes, if any, must pass too).
