@@ -146,21 +146,27 @@ impl Probe for GrpcProbe {
     }
 }
 
-/// A gRPC error as a reason: its code and message, then the transport error's chain.
+/// A gRPC error as a reason: its code, its message, then what the transport error's chain
+/// adds (`Unavailable: tcp connect error: connection refused`).
 fn status_reason(status: &tonic::Status) -> String {
-    let mut text = format!("{:?}", status.code());
-    if !status.message().is_empty() {
-        text.push_str(": ");
-        text.push_str(status.message());
-    }
+    let mut parts: Vec<String> = Vec::new();
+    let mut add = |part: String| {
+        let lower = part.to_lowercase();
+        let known = parts.iter().any(|p| p.to_lowercase().contains(&lower));
+        if !part.is_empty() && lower != "transport error" && !known {
+            parts.push(part);
+        }
+    };
+    add(super::io_reason_text(status.message()));
     let mut source = std::error::Error::source(status);
     while let Some(inner) = source {
-        let more = super::io_reason_text(&inner.to_string());
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
+        add(super::io_reason_text(&inner.to_string()));
         source = inner.source();
+    }
+    let mut text = format!("{:?}", status.code());
+    for part in parts {
+        text.push_str(": ");
+        text.push_str(&part);
     }
     text
 }
@@ -215,7 +221,7 @@ mod tests {
         };
         let probe = GrpcProbe::new(&format!("127.0.0.1:{port}")).unwrap();
         let reason = probe.probe().await.unwrap_err();
-        assert!(reason.contains("connection refused"), "{reason}");
+        assert_eq!(reason, "Unavailable: tcp connect error: connection refused");
         let reason = probe.probe().await.unwrap_err();
         assert!(reason.contains("connection refused"), "{reason}");
 
@@ -261,7 +267,7 @@ mod tests {
 
         let missing = format!("unix://{}", dir.path().join("none.sock").display());
         let reason = GrpcProbe::new(&missing).unwrap().probe().await.unwrap_err();
-        assert!(reason.contains("no such file or directory"), "{reason}");
+        assert_eq!(reason, "Unavailable: no such file or directory");
     }
 
     #[test]

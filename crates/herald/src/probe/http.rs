@@ -168,9 +168,11 @@ impl HttpProbe {
         let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
             .await
             .map_err(|e| e.to_string())?;
-        // The connection ends once the request, its answer and the sender are dropped.
+        // The connection ends once the request, its answer and the sender are dropped, and
+        // at the latest when the attempt's bound passes.
+        let bound = self.timeout;
         tokio::spawn(async move {
-            let _ = connection.await;
+            let _ = tokio::time::timeout(bound, connection).await;
         });
         let request = Request::get(self.path.as_str())
             .header(HOST, self.authority.as_str())

@@ -78,8 +78,9 @@ impl InvalidProbe {
 /// assert_eq!(probes[0].kind(), "tcp");
 ///
 /// let bad = ReadySpec { tcp: Some("2379".into()), status: Some(200), ..ReadySpec::default() };
-/// let problems = probes_for("etcd", &bad, Path::new("/srv")).unwrap_err();
+/// let Err(problems) = probes_for("etcd", &bad, Path::new("/srv")) else { unreachable!() };
 /// assert_eq!(problems.len(), 2);
+/// assert!(matches!(&problems[0], ConfigProblem::Invalid { field, .. } if field == "ready.tcp"));
 /// ```
 pub fn probes_for(
     component: &str,
