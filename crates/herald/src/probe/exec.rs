@@ -2,6 +2,7 @@
 
 use super::{InvalidProbe, io_reason, one_line};
 use crate::{BoxFuture, Probe};
+use futures_util::future::{Either, select};
 use rustix::process::{Pid, Signal, kill_process_group};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,9 @@ use tokio::process::{Child, Command};
 
 /// How much of the end of stdout and stderr an attempt keeps.
 const TAIL: usize = 4096;
+
+/// How long output is still read once the command has exited and its group is killed.
+const PIPE_GRACE: Duration = Duration::from_millis(500);
 
 /// Ready once a command exits 0.
 ///
@@ -107,36 +111,50 @@ impl ExecProbe {
         let stdout = child.stdout.take();
         let stderr = child.stderr.take();
         let mut group = Group::new(child);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
 
         let run = async {
-            let waiting = async {
+            let reading = std::pin::pin!(async {
+                tokio::join!(tail(stdout, &mut out), tail(stderr, &mut err))
+            });
+            let waiting = std::pin::pin!(async {
                 let status = group.wait().await;
-                // Whatever the command left behind dies with it, which also closes the pipes.
+                // Whatever the command left in its group dies with it, closing the pipes.
                 group.kill();
                 status
-            };
-            tokio::join!(waiting, tail(stdout), tail(stderr))
-        };
-        let (status, out, err) = match tokio::time::timeout(self.timeout, run).await {
-            Ok(done) => done,
-            Err(_) => {
-                return Err(format!(
-                    "timed out after {}",
-                    crate::format_duration(self.timeout)
-                ));
+            });
+            match select(waiting, reading).await {
+                Either::Left((status, reading)) => {
+                    // Only a process that left the group can still hold a pipe open: read what
+                    // is left, without waiting for it.
+                    let _ = tokio::time::timeout(PIPE_GRACE, reading).await;
+                    status
+                }
+                Either::Right((_, waiting)) => waiting.await,
             }
         };
-        let status = status.map_err(|e| format!("cannot wait for {program}: {}", io_reason(&e)))?;
-        if status.success() {
-            return Ok(());
-        }
-        let mut reason = describe(status);
+        let finished = tokio::time::timeout(self.timeout, run).await;
         let last = last_line(&err).or_else(|| last_line(&out));
-        if let Some(line) = last {
-            reason.push_str(": ");
-            reason.push_str(&line);
+        let with_last = |mut reason: String| {
+            if let Some(line) = &last {
+                reason.push_str(": ");
+                reason.push_str(line);
+            }
+            reason
+        };
+        let status = match finished {
+            Ok(Ok(status)) => status,
+            Ok(Err(e)) => return Err(format!("cannot wait for {program}: {}", io_reason(&e))),
+            Err(_) => {
+                let bound = crate::format_duration(self.timeout);
+                return Err(with_last(format!("timed out after {bound}")));
+            }
+        };
+        if status.success() {
+            Ok(())
+        } else {
+            Err(with_last(describe(status)))
         }
-        Err(reason)
     }
 }
 
@@ -209,11 +227,11 @@ impl Drop for Group {
     }
 }
 
-/// Reads `reader` to its end, keeping only the last [`TAIL`] bytes.
-async fn tail<R: AsyncRead + Unpin>(reader: Option<R>) -> Vec<u8> {
-    let mut kept = Vec::new();
+/// Reads `reader` to its end into `kept`, keeping only about the last [`TAIL`] bytes. What was
+/// read stays in `kept` if the read is cut short.
+async fn tail<R: AsyncRead + Unpin>(reader: Option<R>, kept: &mut Vec<u8>) {
     let Some(mut reader) = reader else {
-        return kept;
+        return;
     };
     let mut buf = [0u8; 4096];
     loop {
@@ -227,7 +245,6 @@ async fn tail<R: AsyncRead + Unpin>(reader: Option<R>) -> Vec<u8> {
             }
         }
     }
-    kept
 }
 
 /// The last line with text in it, as one short line.
@@ -370,6 +387,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_process_that_left_the_group_does_not_hold_the_attempt() {
+        let dir = tempfile::tempdir().unwrap();
+        // setsid moves the sleep to a session of its own, out of reach of the group kill,
+        // while it still holds the pipes open.
+        let probe = sh("setsid sleep 1000 & echo $! > escaped.pid; echo done >&2; exit 4")
+            .cwd(dir.path())
+            .timeout(Duration::from_secs(30));
+        let reason = probe.probe().await.unwrap_err();
+        let escaped = read_pid(&dir.path().join("escaped.pid")).await;
+        let _ = rustix::process::kill_process(Pid::from_raw(escaped as i32).unwrap(), Signal::KILL);
+        assert_eq!(reason, "exited with status 4: done");
+    }
+
+    #[tokio::test]
     async fn a_hung_attempt_is_killed_with_its_group_when_dropped() {
         let dir = tempfile::tempdir().unwrap();
         let probe = sh("sleep 1000 & echo $! > bg.pid; echo $$ > sh.pid; wait").cwd(dir.path());
@@ -394,10 +425,15 @@ mod tests {
     #[tokio::test]
     async fn an_attempt_over_its_bound_is_killed() {
         let dir = tempfile::tempdir().unwrap();
-        let probe = sh("echo $$ > sh.pid; exec sleep 1000")
+        let probe = sh("echo $$ > sh.pid; echo 'still waiting' >&2; exec sleep 1000")
             .cwd(dir.path())
             .timeout(Duration::from_secs(1));
-        assert_eq!(probe.probe().await.unwrap_err(), "timed out after 1s");
+        let reason = probe.probe().await.unwrap_err();
+        // The output so far is quoted, unless the machine was too busy for the shell to write.
+        assert!(
+            reason == "timed out after 1s: still waiting" || reason == "timed out after 1s",
+            "{reason}"
+        );
         // On a very busy machine the shell may not have written its pid before the bound.
         let Ok(pid) = std::fs::read_to_string(dir.path().join("sh.pid")) else {
             return;
