@@ -72,6 +72,7 @@ mod component;
 mod duration;
 mod error;
 mod graph;
+pub mod process;
 mod readiness;
 mod spec;
 mod stack;
@@ -86,6 +87,7 @@ pub use component::{
 pub use duration::{format_duration, parse_duration};
 pub use error::{ConfigError, ConfigProblem, ReadinessError};
 pub use graph::{CriticalPath, Edge, EdgeKind, Graph};
+pub use process::{LogHub, LogLine, Process, ProcessHost, Stream};
 pub use spec::{BackoffSpec, ComponentSpec, Kind, ReadySpec, RestartPolicy, StartLimit};
 pub use stack::{Running, Stack, UnknownComponent};
 pub use state::{State, Status};
