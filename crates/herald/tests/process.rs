@@ -68,7 +68,14 @@ async fn notify_ready_spends_no_probes() {
     let record = dir.path().join("ready.ns");
     let spec = fixture(
         "db",
-        &["--ready-after", "100ms", "--via", "notify", "--record", path(&record)],
+        &[
+            "--ready-after",
+            "100ms",
+            "--via",
+            "notify",
+            "--record",
+            path(&record),
+        ],
     )
     .ready(notify());
     let (running, mut events) = start(&host, &[spec]);
@@ -87,7 +94,10 @@ async fn notify_ready_spends_no_probes() {
     });
     assert!(recorded, "the fixture recorded no ready time");
     let known = instant_ns(ready.last().unwrap().at);
-    assert!(known >= truly_ready, "herald knew before the fixture was ready");
+    assert!(
+        known >= truly_ready,
+        "herald knew before the fixture was ready"
+    );
     eprintln!(
         "notify detection latency: {} us",
         (known - truly_ready) / 1000
@@ -136,9 +146,12 @@ async fn without_checks_a_process_is_ready_once_spawned() {
 async fn a_crashing_process_restarts_with_growing_delays() {
     let dir = tempfile::tempdir().unwrap();
     let host = ProcessHost::new(dir.path()).unwrap();
-    let spec = fixture("flaky", &["--crash-after", "20ms", "--exit-code", "3", "--hang"])
-        .restart_backoff(Duration::from_millis(100), Duration::from_secs(10))
-        .start_limit(20, Duration::from_secs(60));
+    let spec = fixture(
+        "flaky",
+        &["--crash-after", "20ms", "--exit-code", "3", "--hang"],
+    )
+    .restart_backoff(Duration::from_millis(100), Duration::from_secs(10))
+    .start_limit(20, Duration::from_secs(60));
     let (running, mut events) = start(&host, &[spec]);
     let mut restarts = 0;
     let seen = events_until(&mut events, |e| {
@@ -189,7 +202,9 @@ async fn the_start_limit_fails_the_component_with_its_reason() {
     assert!(error.target.ends_with("herald-fixture"), "{}", error.target);
     assert!(
         error.reason.contains("exited with status 3")
-            && error.reason.contains("start limit reached: 3 failed starts"),
+            && error
+                .reason
+                .contains("start limit reached: 3 failed starts"),
         "{}",
         error.reason
     );
@@ -274,7 +289,14 @@ async fn stopping_leaves_no_survivor_and_no_zombie() {
     let pidfile = dir.path().join("pids");
     let spec = fixture(
         "stubborn",
-        &["--ignore-sigterm", "--grandchildren", "3", "--pidfile", path(&pidfile), "--hang"],
+        &[
+            "--ignore-sigterm",
+            "--grandchildren",
+            "3",
+            "--pidfile",
+            path(&pidfile),
+            "--hang",
+        ],
     )
     .stop_timeout(Duration::from_millis(300));
     let (running, _events) = start(&host, &[spec]);
@@ -342,7 +364,10 @@ async fn a_flood_killed_from_outside_leaves_every_written_line() {
         loop {
             match live.recv().await {
                 Ok(line) => {
-                    let n = line.text.strip_prefix("out ").and_then(|n| n.parse::<u64>().ok());
+                    let n = line
+                        .text
+                        .strip_prefix("out ")
+                        .and_then(|n| n.parse::<u64>().ok());
                     if n.is_some_and(|n| n >= 1000) {
                         break;
                     }
@@ -396,7 +421,11 @@ async fn one_component_cannot_mark_another_ready() {
         .await
         .unwrap_err();
     assert_eq!(error.check, "notify");
-    assert!(error.reason.contains("no readiness signal"), "{}", error.reason);
+    assert!(
+        error.reason.contains("no readiness signal"),
+        "{}",
+        error.reason
+    );
     within("shutdown", running.shutdown()).await;
 }
 

@@ -189,11 +189,15 @@ impl Inner {
             cmd.current_dir(cwd);
         }
         let parent = std::process::id() as libc::pid_t;
+        let nofile = super::limits::child_nofile();
         // SAFETY: the closure only makes async-signal-safe system calls.
         unsafe {
             cmd.pre_exec(move || {
                 if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
                     return Err(std::io::Error::last_os_error());
+                }
+                if let Some(limit) = &nofile {
+                    libc::setrlimit(libc::RLIMIT_NOFILE, limit);
                 }
                 // Herald died before the death signal was armed: do not run orphaned.
                 if libc::getppid() != parent {

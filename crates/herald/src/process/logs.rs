@@ -295,7 +295,7 @@ mod tests {
         let time = SystemTime::UNIX_EPOCH + Duration::from_micros(1_795_000_000_123_456);
         let mut out = Vec::new();
         format_line(&mut out, &format_time(time), Stream::Err, b"bad \xff byte");
-        assert_eq!(out, b"2026-11-18T08:26:40.123456Z err | bad \xff byte\n");
+        assert_eq!(out, b"2026-11-18T11:06:40.123456Z err | bad \xff byte\n");
     }
 
     #[test]

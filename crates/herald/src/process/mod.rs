@@ -40,6 +40,7 @@
 mod capture;
 mod child;
 mod guardian;
+mod limits;
 mod logs;
 mod notify;
 mod ready;
@@ -103,6 +104,7 @@ impl ProcessHost {
             )
         })?;
         reaper::become_subreaper()?;
+        limits::raise_nofile();
         let socket = state_dir.join("notify.sock");
         let notify = notify::Notify::bind(&socket).map_err(|e| {
             io::Error::new(e.kind(), format!("cannot bind {}: {e}", socket.display()))

@@ -101,6 +101,18 @@ struct Registry {
 }
 
 impl Registry {
+    /// Routes group `pgid` to `listener`, delivering what it sent early.
+    fn register(&mut self, pgid: u32, listener: Listener) {
+        let (early, rest): (Vec<Early>, Vec<Early>) = std::mem::take(&mut self.early)
+            .into_iter()
+            .partition(|e| e.pgid == pgid);
+        self.early = rest;
+        for e in early {
+            listener.deliver(&e.messages, &mut self.mainpids, pgid);
+        }
+        self.groups.insert(pgid, listener);
+    }
+
     /// Drops held messages older than the window, with a warning each.
     fn expire(&mut self, now: Instant) {
         self.early.retain(|e| {
@@ -180,16 +192,7 @@ impl Notify {
     /// Routes the messages of group `pgid` to `listener` until the returned guard is dropped,
     /// delivering any that arrived early.
     pub(crate) fn register(&self, pgid: u32, listener: Listener) -> Registration {
-        let mut registry = lock(&self.registry);
-        let registry = &mut *registry;
-        let (early, rest): (Vec<Early>, Vec<Early>) = std::mem::take(&mut registry.early)
-            .into_iter()
-            .partition(|e| e.pgid == pgid);
-        registry.early = rest;
-        for e in early {
-            listener.deliver(&e.messages, &mut registry.mainpids, pgid);
-        }
-        registry.groups.insert(pgid, listener);
+        lock(&self.registry).register(pgid, listener);
         Registration {
             registry: self.registry.clone(),
             pgid,
@@ -305,6 +308,53 @@ fn handle(registry: &Mutex<Registry>, pid: u32, datagram: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ComponentSpec;
+    use crate::bus::Bus;
+    use crate::component::RunReport;
+    use tokio::sync::watch;
+    use tokio_util::sync::CancellationToken;
+
+    fn listener() -> (Listener, watch::Receiver<RunReport>) {
+        let (tx, rx) = watch::channel(RunReport::default());
+        let ctx = Context {
+            spec: Arc::new(ComponentSpec::new("c")),
+            stop: CancellationToken::new(),
+            report: Arc::new(tx),
+            bus: Arc::new(Bus::new(vec!["c".into()])),
+        };
+        let gate = Arc::new(Gate::new(ctx.clone(), true, false));
+        (Listener { ctx, gate }, rx)
+    }
+
+    #[test]
+    fn a_message_sent_before_registration_is_delivered_on_it() {
+        // SAFETY: getpgid(0) has no preconditions.
+        let pgid = unsafe { libc::getpgid(0) } as u32;
+        let registry = Mutex::new(Registry::default());
+        handle(&registry, std::process::id(), b"READY=1\nSTATUS=up");
+        assert_eq!(lock(&registry).early.len(), 1);
+        let (listener, report) = listener();
+        lock(&registry).register(pgid, listener);
+        assert!(report.borrow().ready);
+        assert_eq!(report.borrow().detail.as_deref(), Some("up"));
+        assert!(lock(&registry).early.is_empty());
+    }
+
+    #[test]
+    fn unclaimed_messages_expire_and_others_groups_are_not_marked() {
+        // SAFETY: getpgid(0) has no preconditions.
+        let pgid = unsafe { libc::getpgid(0) } as u32;
+        let registry = Mutex::new(Registry::default());
+        let (other, report) = listener();
+        lock(&registry).register(pgid + 1, other);
+        handle(&registry, std::process::id(), b"READY=1");
+        assert!(
+            !report.borrow().ready,
+            "a message counted for another group"
+        );
+        lock(&registry).expire(Instant::now() + EARLY_WINDOW);
+        assert!(lock(&registry).early.is_empty());
+    }
 
     #[test]
     fn understands_ready_status_stopping_and_mainpid() {

@@ -19,7 +19,13 @@ pub fn fixture() -> PathBuf {
             .join("herald-fixture");
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let status = Command::new(cargo)
-            .args(["build", "--quiet", "--package", "herald-fixture", "--target-dir"])
+            .args([
+                "build",
+                "--quiet",
+                "--package",
+                "herald-fixture",
+                "--target-dir",
+            ])
             .arg(&target)
             .current_dir(&root)
             .status()
