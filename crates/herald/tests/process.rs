@@ -452,3 +452,101 @@ async fn bad_specs_are_refused_naming_the_field() {
     spec.ready.log = None;
     assert!(host.process(&spec, vec![]).is_ok());
 }
+
+/// A probe that passes once a file exists.
+struct FileExists(std::path::PathBuf);
+
+impl herald::Probe for FileExists {
+    fn kind(&self) -> &str {
+        "file"
+    }
+    fn target(&self) -> String {
+        self.0.display().to_string()
+    }
+    fn probe(&self) -> herald::BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            match self.0.exists() {
+                true => Ok(()),
+                false => Err("does not exist".to_string()),
+            }
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outside_probes_given_to_a_process_must_pass() {
+    use herald::Component;
+    let dir = tempfile::tempdir().unwrap();
+    let host = ProcessHost::new(dir.path()).unwrap();
+    let marker = dir.path().join("ready.flag");
+    let spec = fixture(
+        "files",
+        &[
+            "--ready-after",
+            "100ms",
+            "--via",
+            &format!("file:{}", path(&marker)),
+        ],
+    );
+    let probe: std::sync::Arc<dyn herald::Probe> = std::sync::Arc::new(FileExists(marker.clone()));
+    let process = host.process(&spec, vec![probe]).unwrap();
+    let readiness = process.readiness();
+    assert!(readiness.signal.is_none());
+    assert_eq!(readiness.probes.len(), 1);
+    let mut stack = Stack::new();
+    stack.add(spec, process);
+    let running = stack.start().unwrap();
+    within("ready", running.wait_all()).await.unwrap();
+    assert!(marker.exists());
+    assert!(running.probes_spent("files").unwrap() >= 1);
+    within("shutdown", running.shutdown()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notify_chain_starts_each_link_after_the_previous_is_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = ProcessHost::new(dir.path()).unwrap();
+    let names = ["a", "b", "c", "d", "e"];
+    let specs: Vec<ComponentSpec> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let spec = fixture(name, &["--via", "notify"]).ready(notify());
+            match i {
+                0 => spec,
+                _ => spec.requires([names[i - 1]]),
+            }
+        })
+        .collect();
+    let begun = std::time::Instant::now();
+    let (running, mut events) = start(&host, &specs);
+    within("ready", running.wait_all()).await.unwrap();
+    let seen = events_until(&mut events, |e| {
+        &*e.component == "e" && e.state == State::Ready
+    })
+    .await;
+    let at = |name: &str, state: State| {
+        seen.iter()
+            .find(|e| &*e.component == name && e.state == state)
+            .map(|e| e.at)
+            .unwrap_or_else(|| panic!("no {state} event for {name}"))
+    };
+    let mut hand_offs = Vec::new();
+    for pair in names.windows(2) {
+        let (ready, spawned) = (at(pair[0], State::Ready), at(pair[1], State::Starting));
+        assert!(
+            spawned >= ready,
+            "{} started before {} was ready",
+            pair[1],
+            pair[0]
+        );
+        hand_offs.push(spawned - ready);
+    }
+    assert_eq!(running.probes_spent("e"), Some(0));
+    eprintln!(
+        "chain of 5 notify fixtures: last ready after {:?}; hand-offs (ready -> next spawned) {:?}",
+        at("e", State::Ready) - begun,
+        hand_offs
+    );
+    within("shutdown", running.shutdown()).await;
+}

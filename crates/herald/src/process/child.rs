@@ -209,6 +209,16 @@ impl Inner {
         cmd
     }
 
+    /// Why a spawn failed, naming the working folder when it is the culprit.
+    fn spawn_error(&self, e: std::io::Error) -> String {
+        match &self.cwd {
+            Some(cwd) if !cwd.is_dir() => {
+                format!("cannot enter the working folder {}: {e}", cwd.display())
+            }
+            _ => e.to_string(),
+        }
+    }
+
     fn log_file(&self) -> Arc<Mutex<LogFile>> {
         self.file
             .get_or_init(|| {
@@ -223,7 +233,7 @@ impl Inner {
         let mut child = self
             .command()
             .spawn()
-            .map_err(|e| Failure::new("spawn", &program, e.to_string()))?;
+            .map_err(|e| Failure::new("spawn", &program, self.spawn_error(e)))?;
         let Some(pid) = child.id() else {
             return Err(Failure::new("spawn", &program, "no pid after spawn"));
         };
