@@ -87,3 +87,43 @@ impl Guardian {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::CommandExt;
+    use std::time::{Duration, Instant};
+
+    fn sleeper() -> std::process::Child {
+        Command::new("sleep")
+            .arg("60")
+            .process_group(0)
+            .spawn()
+            .unwrap()
+    }
+
+    fn exited_within(child: &mut std::process::Child, limit: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if child.try_wait().unwrap().is_some() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
+    #[test]
+    fn listed_groups_die_with_the_pipe_and_released_ones_do_not() {
+        let guardian = Guardian::start().unwrap();
+        let (mut watched, mut released) = (sleeper(), sleeper());
+        guardian.watch(watched.id());
+        guardian.watch(released.id());
+        guardian.release(released.id());
+        drop(guardian); // the pipe closes, as when herald dies
+        assert!(exited_within(&mut watched, Duration::from_secs(10)));
+        assert!(!exited_within(&mut released, Duration::from_millis(300)));
+        released.kill().unwrap();
+        released.wait().unwrap();
+    }
+}
