@@ -6,7 +6,7 @@
 //! (std and libc only), so a supervisor's overhead is what a benchmark sees.
 //!
 //! ```text
-//! herald-fixture [--ready-after DUR] [--via notify|tcp:PORT|http:PORT|file:PATH|log|exit]
+//! herald-fixture [--ready-after DUR] [--via notify|tcp:PORT|http:PORT|file:PATH|log|exit|fd:N]
 //!                [--record PATH] [--count-probes PATH] [--crash-after DUR] [--exit-code N]
 //!                [--hang] [--ignore-sigterm] [--grandchildren N] [--flood N]
 //!                [--pidfile PATH] [--kill-self]
@@ -30,6 +30,7 @@ enum Via {
     File(PathBuf),
     Log,
     Exit,
+    Fd(i32),
 }
 
 /// The parsed command line.
@@ -80,6 +81,7 @@ fn parse_via(text: &str) -> Result<Via, String> {
         Some(("tcp", p)) => Via::Tcp(port(p)?),
         Some(("http", p)) => Via::Http(port(p)?),
         Some(("file", p)) if !p.is_empty() => Via::File(p.into()),
+        Some(("fd", n)) => Via::Fd(n.parse().map_err(|_| format!("bad fd in --via {text}"))?),
         _ => return Err(format!("unknown --via {text:?}")),
     })
 }
@@ -316,6 +318,18 @@ fn run(o: Options) -> Result<ExitCode, String> {
             at
         }
         Some(Via::Exit) => monotonic_ns(),
+        Some(Via::Fd(fd)) => {
+            // s6's notification-fd protocol: a newline on the descriptor, then close it.
+            let at = monotonic_ns();
+            // SAFETY: writing to and closing a descriptor we were handed for this purpose.
+            let written = unsafe { libc::write(*fd, b"\n".as_ptr().cast(), 1) };
+            if written != 1 {
+                return Err(format!("cannot notify on fd {fd}"));
+            }
+            // SAFETY: as above.
+            unsafe { libc::close(*fd) };
+            at
+        }
     };
     if let Some(path) = &o.record {
         write_atomic(path, &format!("{ready_at}\n"));
@@ -352,6 +366,7 @@ mod tests {
             Via::File("/tmp/x".into())
         );
         assert!(parse_via("carrier-pigeon").is_err());
+        assert_eq!(parse_via("fd:3").unwrap(), Via::Fd(3));
         let o = parse(["--via", "exit", "--exit-code", "3"].map(String::from)).unwrap();
         assert_eq!((o.via, o.exit_code), (Some(Via::Exit), 3));
         assert!(parse(["--flood".to_string()]).is_err());
