@@ -2,8 +2,9 @@
 //! and the `ready.log` matcher.
 //!
 //! A pipe is read until end of file, also after the child has died (the kernel keeps what it
-//! wrote), so nothing printed is lost. The file buffer is flushed whenever a read returns
-//! less than a full buffer, that is, when the pipe had no more data ready.
+//! wrote), so nothing printed is lost. Each read takes everything the pipe holds (up to
+//! 64 KiB) and the lines it carried are written to the file with one write, so a flood costs
+//! a write per 64 KiB, not one per line, and a quiet pipe leaves nothing unwritten.
 
 use super::logs::{LineSplitter, LogFile, LogHub, LogLine, MAX_LINE, Stream, format_time};
 use super::ready::Gate;
@@ -20,8 +21,9 @@ pub(crate) struct Sink {
 }
 
 impl Sink {
-    /// Passes a chunk (or, with `None`, the final partial line) through `splitter`.
-    fn take(&self, stream: Stream, splitter: &mut LineSplitter, chunk: Option<&[u8]>, flush: bool) {
+    /// Passes a chunk (or, with `None`, the final partial line) through `splitter`, then
+    /// writes the lines out.
+    fn take(&self, stream: Stream, splitter: &mut LineSplitter, chunk: Option<&[u8]>) {
         let time = SystemTime::now();
         let stamp = format_time(time);
         let listened = self.hub.listened();
@@ -47,9 +49,7 @@ impl Sink {
             Some(chunk) => splitter.feed(chunk, &mut emit),
             None => splitter.finish(&mut emit),
         }
-        if flush {
-            file.flush();
-        }
+        file.flush();
     }
 }
 
@@ -60,7 +60,7 @@ pub(crate) async fn capture(mut pipe: impl AsyncRead + Unpin, stream: Stream, si
     loop {
         match pipe.read(&mut buf).await {
             Ok(0) => break,
-            Ok(n) => sink.take(stream, &mut splitter, Some(&buf[..n]), n < buf.len()),
+            Ok(n) => sink.take(stream, &mut splitter, Some(&buf[..n])),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
                 tracing::warn!(component = %sink.name, "cannot read {}: {e}", stream.as_str());
@@ -68,5 +68,5 @@ pub(crate) async fn capture(mut pipe: impl AsyncRead + Unpin, stream: Stream, si
             }
         }
     }
-    sink.take(stream, &mut splitter, None, true);
+    sink.take(stream, &mut splitter, None);
 }

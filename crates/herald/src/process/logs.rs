@@ -3,9 +3,9 @@
 //!
 //! Each file line is `2026-11-26T10:00:00.123456Z out | text` (or `err`). Lines are raw bytes
 //! in the file; live [`LogLine`]s carry them as lossy UTF-8. A line longer than
-//! [`MAX_LINE`] is split. Writes are buffered (a flood costs one write per 64 KiB, not one per
-//! line) and flushed whenever a pipe has no more data ready, so a line reaches the file soon
-//! after it was printed. A file that grows past its size limit is renamed to `<name>.log.1`
+//! [`MAX_LINE`] is split. Writes are buffered per read from the pipe (a flood costs one write
+//! per 64 KiB, not one per line) and flushed after each read, so a line reaches the file as
+//! soon as herald has read it. A file that grows past its size limit is renamed to `<name>.log.1`
 //! (replacing the previous one) and started afresh.
 
 use std::fs::{File, OpenOptions};
