@@ -550,3 +550,25 @@ async fn a_notify_chain_starts_each_link_after_the_previous_is_ready() {
     );
     within("shutdown", running.shutdown()).await;
 }
+
+/// A figure, not a check: how long 300 independent fixtures take to be up, and to stop.
+/// Run with `cargo test -p herald --test process -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement"]
+async fn figure_wide_stack_start_and_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = ProcessHost::new(dir.path()).unwrap();
+    let specs: Vec<ComponentSpec> = (0..300)
+        .map(|i| fixture(&format!("c{i}"), &["--via", "notify"]).ready(notify()))
+        .collect();
+    let begun = std::time::Instant::now();
+    let (running, _events) = start(&host, &specs);
+    within("ready", running.wait_all()).await.unwrap();
+    let up = begun.elapsed();
+    let stopping = std::time::Instant::now();
+    within("shutdown", running.shutdown()).await;
+    eprintln!(
+        "300 notify fixtures: all ready after {up:?}, all stopped after {:?}",
+        stopping.elapsed()
+    );
+}
