@@ -113,6 +113,7 @@ struct Group {
 impl Group {
     fn enter(host: Arc<HostInner>, child: Child, pgid: u32) -> Self {
         host.guardian.watch(pgid);
+        super::reaper::own(pgid);
         let exit = rustix::process::Pid::from_raw(pgid as i32)
             .and_then(|pid| {
                 rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
@@ -154,10 +155,12 @@ impl Group {
         self.signal(libc::SIGKILL);
         self.host.guardian.release(self.pgid);
         self.released = true;
-        match self.status.take() {
+        let status = match self.status.take() {
             Some(status) => status,
             None => self.child.wait().await,
-        }
+        };
+        super::reaper::disown(self.pgid);
+        status
     }
 }
 
@@ -167,6 +170,8 @@ impl Drop for Group {
             self.signal(libc::SIGKILL);
             self.host.guardian.release(self.pgid);
         }
+        // Reaped now or by Tokio's orphan queue; either way no longer ours to wait for.
+        super::reaper::disown(self.pgid);
     }
 }
 
