@@ -572,3 +572,35 @@ async fn figure_wide_stack_start_and_stop() {
         stopping.elapsed()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_and_log_together_and_what_children_get() {
+    use herald::Component;
+    let dir = tempfile::tempdir().unwrap();
+    let host = ProcessHost::new(dir.path().join("state")).unwrap();
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let script = format!(
+        "echo \"I am $HERALD_COMPONENT, flavour $FLAVOUR, in $(pwd)\"; exec {} --ready-after 50ms --via notify",
+        common::fixture().display()
+    );
+    let mut spec = ComponentSpec::new("both")
+        .command(["sh", "-c", &script])
+        .ready(ReadySpec {
+            notify: true,
+            log: Some("^I am both".into()),
+            ..ReadySpec::default()
+        });
+    spec.env.insert("FLAVOUR".into(), "mint".into());
+    spec.cwd = Some(work.clone());
+    let process = host.process(&spec, vec![]).unwrap();
+    let (kind, _) = process.readiness().signal.unwrap();
+    assert_eq!(kind, "notify+log");
+    let (running, _events) = start(&host, &[spec]);
+    within("ready", running.wait_all()).await.unwrap();
+    assert_eq!(running.probes_spent("both"), Some(0));
+    let file = std::fs::read_to_string(host.log_path("both")).unwrap();
+    let expected = format!("out | I am both, flavour mint, in {}\n", work.display());
+    assert!(file.ends_with(&expected), "{file:?}");
+    within("shutdown", running.shutdown()).await;
+}
