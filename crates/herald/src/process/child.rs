@@ -8,7 +8,8 @@
 //!
 //! The group is signalled only while its leader is alive or an unreaped zombie (its exit is
 //! awaited through a pidfd, and it is reaped after the group is killed), so a group id is
-//! never signalled after the kernel could have reused it.
+//! never signalled after the kernel could have reused it. On kernels without pidfds (before
+//! Linux 5.3) the leader is reaped first and the rest of the group killed right after.
 
 use super::capture::{Sink, capture};
 use super::logs::{LogFile, MAX_FILE, Stream};
