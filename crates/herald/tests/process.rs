@@ -604,3 +604,41 @@ async fn notify_and_log_together_and_what_children_get() {
     assert!(file.ends_with(&expected), "{file:?}");
     within("shutdown", running.shutdown()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stop_signal_reaches_the_whole_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = ProcessHost::new(dir.path().join("state")).unwrap();
+    let (leader, member) = (dir.path().join("leader"), dir.path().join("member"));
+    // A leader and a group member that each note SIGUSR1 and exit on it; SIGTERM is ignored,
+    // and the grace is far longer than the test allows, so only SIGUSR1 can end them in time.
+    // (Not SIGINT: sh starts background jobs with SIGINT ignored, beyond any trap.)
+    // The leader waits for the member before it exits, since its exit kills the rest. Ready
+    // once the member (started after the leader's traps) says its own traps are set.
+    let trap = |file: &Path, first: &str| {
+        format!(
+            "trap '' TERM; trap '{first}echo usr1 > {}; exit 0' USR1",
+            file.display()
+        )
+    };
+    let script = format!(
+        "{}; sh -c \"{}; echo member armed; while :; do sleep 0.05; done\" & m=$!; while :; do sleep 0.05; done",
+        trap(&leader, "wait $m; "),
+        trap(&member, ""),
+    );
+    let mut spec = ComponentSpec::new("polite")
+        .command(["sh", "-c", &script])
+        .ready(ReadySpec {
+            log: Some("^member armed$".into()),
+            ..ReadySpec::default()
+        })
+        .stop_timeout(Duration::from_secs(600));
+    spec.stop_signal = "SIGUSR1".into();
+    let (running, _events) = start(&host, &[spec]);
+    within("ready", running.wait_all()).await.unwrap();
+    within("shutdown", running.shutdown()).await;
+    assert_eq!(std::fs::read_to_string(&leader).unwrap(), "usr1\n");
+    assert!(eventually(Duration::from_secs(10), || {
+        std::fs::read_to_string(&member).is_ok_and(|t| t == "usr1\n")
+    }));
+}
