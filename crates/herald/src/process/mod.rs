@@ -91,6 +91,10 @@ impl ProcessHost {
     /// (`<state_dir>/notify.sock`, or an abstract socket if that path is too long for a
     /// socket address), starts the guardian, and makes herald the child subreaper of its
     /// descendants. Needs a Tokio runtime.
+    ///
+    /// Two process-wide effects: herald becomes the child subreaper (orphaned descendants are
+    /// re-parented to it and reaped by it), and its soft open-file limit is raised to the hard
+    /// limit (children get the original back).
     pub fn new(state_dir: impl Into<PathBuf>) -> io::Result<ProcessHost> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(io::Error::other("ProcessHost::new needs a Tokio runtime"));
@@ -103,7 +107,9 @@ impl ProcessHost {
                 format!("cannot create {}: {e}", logs_dir.display()),
             )
         })?;
-        reaper::become_subreaper()?;
+        if let Err(e) = reaper::become_subreaper() {
+            tracing::warn!("cannot become the child subreaper ({e}); orphans go to init");
+        }
         limits::raise_nofile();
         let socket = state_dir.join("notify.sock");
         let notify = notify::Notify::bind(&socket).map_err(|e| {
