@@ -12,7 +12,8 @@
 //!                [--pidfile PATH] [--kill-self]
 //! ```
 //!
-//! Durations are `150ms`, `2s`, `1.5s`, `500us`, or a bare number of milliseconds.
+//! Durations are `150ms`, `2s`, `1.5s`, `500us`, or a bare number of milliseconds. (`--sleeper`
+//! is internal: it is what `--grandchildren` start.)
 
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::net::{TcpListener, TcpStream};
