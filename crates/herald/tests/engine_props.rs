@@ -5,7 +5,6 @@
 use herald::{ComponentSpec, EdgeKind, Event, Graph, Kind, RestartPolicy, Stack, State, task};
 use proptest::prelude::*;
 use proptest::sample::Index;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -250,8 +249,7 @@ fn check(nodes: &[Node]) {
     }
 
     // Shutdown order: a component begins to stop only after every dependent is down.
-    for k in run.shutdown_at..run.events.len() {
-        let event = &run.events[k];
+    for (k, event) in run.events.iter().enumerate().skip(run.shutdown_at) {
         if !matches!(event.state, State::Stopping | State::Stopped) {
             continue;
         }

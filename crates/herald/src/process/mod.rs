@@ -1,0 +1,198 @@
+//! Child processes as components.
+//!
+//! A [`ProcessHost`] holds what the components of one stack share: the state folder with
+//! `logs/`, the notify socket, the live [`LogHub`], the guardian that kills every component's
+//! process group if herald dies, and the reaper of orphaned grandchildren. It builds
+//! [`Process`] components from specs:
+//!
+//! ```no_run
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use herald::{ComponentSpec, ProcessHost, ReadySpec, Stack};
+//! let host = ProcessHost::new(".herald")?;
+//! let spec = ComponentSpec::new("redis")
+//!     .command(["redis-server", "--port", "6380"])
+//!     .ready(ReadySpec { notify: true, ..ReadySpec::default() });
+//! let mut stack = Stack::new();
+//! stack.add(spec.clone(), host.process(&spec, vec![])?);
+//! let running = stack.start()?;
+//! running.wait_all().await?;
+//! running.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! What each child gets: its argv run directly (no shell), herald's environment plus `env`,
+//! `HERALD_COMPONENT=<name>`, `NOTIFY_SOCKET` when `ready.notify` is set (and never herald's
+//! own), `cwd` as given, stdin from `/dev/null`, its own process group, and SIGKILL as its
+//! parent-death signal.
+//!
+//! # Children never outlive herald
+//! - a normal stop signals the whole group, then SIGKILLs it after `stop_timeout`;
+//! - when a leader exits, the rest of its group is SIGKILLed;
+//! - if herald dies, even by SIGKILL, the kernel kills each direct child (parent-death
+//!   signal) and the guardian kills every group (see `guardian.rs`).
+//!
+//! The parent-death signal fires when the *thread* that spawned the child ends: spawn from
+//! async tasks (runtime worker threads live as long as the runtime), not from
+//! `spawn_blocking`, whose idle threads end after a while.
+
+mod capture;
+mod child;
+mod guardian;
+mod limits;
+mod logs;
+mod notify;
+mod ready;
+mod reaper;
+mod signals;
+
+pub use child::Process;
+pub use logs::{LogHub, LogLine, Stream};
+
+use crate::{ComponentSpec, ConfigProblem, Probe};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+/// The resources the process components of one stack share. Cheap to clone.
+#[derive(Clone)]
+pub struct ProcessHost {
+    pub(crate) inner: Arc<HostInner>,
+}
+
+pub(crate) struct HostInner {
+    logs_dir: PathBuf,
+    notify_path: PathBuf,
+    hub: LogHub,
+    notify: notify::Notify,
+    guardian: guardian::Guardian,
+    reaper: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for HostInner {
+    fn drop(&mut self) {
+        self.reaper.abort();
+    }
+}
+
+impl std::fmt::Debug for ProcessHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessHost")
+            .field("logs", &self.inner.logs_dir)
+            .field("notify_socket", &self.inner.notify_path)
+            .field("guardian", &self.inner.guardian.pid())
+            .finish()
+    }
+}
+
+impl ProcessHost {
+    /// Creates `<state_dir>/logs`, binds the stack's notify socket
+    /// (`<state_dir>/notify.sock`, or an abstract socket if that path is too long for a
+    /// socket address), starts the guardian, and makes herald the child subreaper of its
+    /// descendants. Needs a Tokio runtime.
+    ///
+    /// Two process-wide effects: herald becomes the child subreaper (orphaned descendants are
+    /// re-parented to it and reaped by it), and its soft open-file limit is raised to the hard
+    /// limit (children get the original back).
+    pub fn new(state_dir: impl Into<PathBuf>) -> io::Result<ProcessHost> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(io::Error::other("ProcessHost::new needs a Tokio runtime"));
+        }
+        let state_dir = state_dir.into();
+        let logs_dir = state_dir.join("logs");
+        std::fs::create_dir_all(&logs_dir).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot create {}: {e}", logs_dir.display()),
+            )
+        })?;
+        if let Err(e) = reaper::become_subreaper() {
+            tracing::warn!("cannot become the child subreaper ({e}); orphans go to init");
+        }
+        limits::raise_nofile();
+        let socket = state_dir.join("notify.sock");
+        let notify = notify::Notify::bind(&socket).map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot bind {}: {e}", socket.display()))
+        })?;
+        let notify_path = PathBuf::from(notify.address());
+        Ok(ProcessHost {
+            inner: Arc::new(HostInner {
+                logs_dir,
+                notify_path,
+                hub: LogHub::new(),
+                notify,
+                guardian: guardian::Guardian::start()?,
+                reaper: reaper::start()?,
+            }),
+        })
+    }
+
+    /// Validates the spec (a non-empty command, a known `stop_signal`, a valid `ready.log`
+    /// regular expression) and builds its component. `probes` are the outside checks
+    /// (`tcp`, `http`, ...) that must pass besides the process's own signal.
+    pub fn process(
+        &self,
+        spec: &ComponentSpec,
+        probes: Vec<Arc<dyn Probe>>,
+    ) -> Result<Process, ConfigProblem> {
+        let invalid = |field: &str, reason: String| ConfigProblem::Invalid {
+            component: spec.name.clone(),
+            field: field.to_string(),
+            reason,
+        };
+        match spec.command.first() {
+            None => return Err(invalid("command", "must name a program to run".into())),
+            Some(program) if program.is_empty() => {
+                return Err(invalid("command", "the program name is empty".into()));
+            }
+            Some(_) => {}
+        }
+        let stop_signal = signals::parse_signal(&spec.stop_signal).ok_or_else(|| {
+            invalid(
+                "stop_signal",
+                format!("unknown signal {:?} (try \"SIGTERM\")", spec.stop_signal),
+            )
+        })?;
+        let log = match &spec.ready.log {
+            Some(pattern) => Some(
+                regex::bytes::Regex::new(pattern)
+                    .map_err(|e| invalid("ready.log", format!("bad regular expression: {e}")))?,
+            ),
+            None => None,
+        };
+        Ok(Process::from_inner(child::Inner {
+            host: self.clone(),
+            name: Arc::from(spec.name.as_str()),
+            argv: spec.command.clone(),
+            env: spec.env.clone(),
+            cwd: spec.cwd.clone(),
+            notify: spec.ready.notify,
+            log,
+            stop_signal,
+            probes,
+            file: OnceLock::new(),
+        }))
+    }
+
+    /// The live lines of every component.
+    pub fn logs(&self) -> &LogHub {
+        &self.inner.hub
+    }
+
+    /// Where a component's output is written: `<state_dir>/logs/<component>.log` (a `/` in
+    /// the name becomes `_`). The previous file, once rotated, is `<component>.log.1`.
+    pub fn log_path(&self, component: &str) -> PathBuf {
+        let safe: String = component
+            .chars()
+            .map(|c| if c == '/' || c == '\0' { '_' } else { c })
+            .collect();
+        self.inner.logs_dir.join(format!("{safe}.log"))
+    }
+
+    /// The notify socket children get as `NOTIFY_SOCKET`: a path, or `@name` for an abstract
+    /// socket.
+    pub fn notify_socket(&self) -> &Path {
+        &self.inner.notify_path
+    }
+}
