@@ -25,6 +25,7 @@ pub struct Cli {
         long = "file",
         value_name = "PATH",
         env = "HERALD_FILE",
+        hide_env_values = true,
         global = true
     )]
     pub file: Option<PathBuf>,

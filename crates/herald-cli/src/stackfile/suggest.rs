@@ -31,12 +31,19 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     {
         return Some(found);
     }
-    candidates
-        .into_iter()
-        .map(|c| (distance(&lower, &c.to_lowercase()), c))
+    let close = candidates
+        .iter()
+        .map(|&c| (distance(&lower, &c.to_lowercase()), c))
         .filter(|&(d, c)| d <= (c.chars().count() / 3).max(1))
         .min_by_key(|&(d, _)| d)
-        .map(|(_, c)| c)
+        .map(|(_, c)| c);
+    // Else a longer or shorter form of a known name: `maximum` for `max`, `time` for `timeout`.
+    close.or_else(|| {
+        candidates.into_iter().find(|c| {
+            let c = c.to_lowercase();
+            c.len().min(lower.len()) >= 3 && (c.starts_with(&lower) || lower.starts_with(&c))
+        })
+    })
 }
 
 /// " (did you mean `x`?)" when there is a close candidate, else nothing.
@@ -46,22 +53,30 @@ pub fn hint<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> St
         .unwrap_or_default()
 }
 
-/// Levenshtein distance in characters.
+/// Edit distance in characters, a swap of two neighbours counting as one edit.
 fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let next = (diagonal + usize::from(ca != cb))
-                .min(row[j] + 1)
-                .min(row[j + 1] + 1);
-            diagonal = row[j + 1];
-            row[j + 1] = next;
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
         }
     }
-    row[b.len()]
+    d[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -77,6 +92,8 @@ mod tests {
         assert_eq!(closest("depends_on", FIELDS), Some("requires"));
         assert_eq!(closest("environment", FIELDS), Some("env"));
         assert_eq!(closest("banana", FIELDS), None);
+        assert_eq!(closest("maximum", ["initial", "max"]), Some("max"));
+        assert_eq!(closest("nmae", ["name", "state_dir"]), Some("name"));
         assert_eq!(hint("redy", FIELDS), " (did you mean `ready`?)");
         assert_eq!(hint("zzz", FIELDS), "");
     }
@@ -86,5 +103,6 @@ mod tests {
         assert_eq!(distance("kitten", "sitting"), 3);
         assert_eq!(distance("", "abc"), 3);
         assert_eq!(distance("same", "same"), 0);
+        assert_eq!(distance("nmae", "name"), 1);
     }
 }

@@ -5,26 +5,48 @@ use super::tree::{Entry, Node, Span, Value};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-/// Parses `text`, or returns every syntax error found.
+/// Parses `text`, or returns its first syntax error.
+///
+/// Only the first is reported: the parser recovers, but what it finds after an error is mostly
+/// the same error seen again (an unclosed array makes every later line look wrong).
 pub fn parse(text: &str) -> Result<Node, Vec<Diagnostic>> {
     let (table, errors) = DeTable::parse_recoverable(text);
-    if !errors.is_empty() {
-        return Err(errors
-            .iter()
-            .map(|e| {
-                let span = e
-                    .span()
-                    .map_or(Span::new(0, 0), |r| Span::new(r.start, r.end));
-                let message = e.message().trim().replace('\n', " ");
-                Diagnostic::new(format!("invalid TOML: {message}"), span)
-            })
-            .collect());
+    if let Some(error) = errors.first() {
+        let span = error
+            .span()
+            .map_or(Span::new(0, 0), |r| Span::new(r.start, r.end));
+        return Err(vec![syntax_error(text, error.message(), span)]);
     }
     let span = table.span();
     Ok(Node::new(
         Span::new(span.start, span.end),
         table_value(table.get_ref()),
     ))
+}
+
+/// The parser's message, naming the key for a duplicate and the component for a repeated
+/// `[components.NAME]` table.
+fn syntax_error(text: &str, message: &str, span: Span) -> Diagnostic {
+    let message = message.trim().replace('\n', " ");
+    let key = text.get(span.start..span.end).unwrap_or("").trim();
+    if message != "duplicate key" || key.is_empty() {
+        return Diagnostic::new(format!("invalid TOML: {message}"), span);
+    }
+    let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[span.start..]
+        .find('\n')
+        .map_or(text.len(), |i| span.start + i);
+    let line = text[line_start..line_end].trim();
+    let header = format!("[components.{key}]");
+    if line == header {
+        let first = text
+            .lines()
+            .position(|l| l.trim() == header)
+            .map(|i| format!(" (first defined on line {})", i + 1))
+            .unwrap_or_default();
+        return Diagnostic::new(format!("duplicate component `{key}`{first}"), span);
+    }
+    Diagnostic::new(format!("invalid TOML: duplicate key `{key}`"), span)
 }
 
 fn table_value(table: &DeTable<'_>) -> Value {
@@ -71,7 +93,7 @@ fn node(value: &Spanned<DeValue<'_>>) -> Node {
 mod tests {
     use super::*;
 
-    fn text_at<'a>(text: &'a str, span: Span) -> &'a str {
+    fn text_at(text: &str, span: Span) -> &str {
         &text[span.start..span.end]
     }
 
@@ -95,10 +117,17 @@ mod tests {
     }
 
     #[test]
-    fn every_syntax_error_is_reported() {
+    fn syntax_errors_are_placed_and_duplicates_named() {
         let errors = parse("a = \nb = [1,\n").unwrap_err();
-        assert!(!errors.is_empty());
+        assert_eq!(errors.len(), 1);
         assert!(errors[0].message.starts_with("invalid TOML"), "{errors:?}");
+        let errors = parse("[components.x]\n[components.x]\n").unwrap_err();
+        assert_eq!(
+            errors[0].message,
+            "duplicate component `x` (first defined on line 1)"
+        );
+        let errors = parse("a = 1\na = 2\n").unwrap_err();
+        assert_eq!(errors[0].message, "invalid TOML: duplicate key `a`");
     }
 
     #[test]

@@ -256,7 +256,7 @@ fn looks_like_float(text: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn text_at<'a>(text: &'a str, span: Span) -> &'a str {
+    fn text_at(text: &str, span: Span) -> &str {
         &text[span.start..span.end]
     }
 
