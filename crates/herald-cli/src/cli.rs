@@ -18,8 +18,7 @@ Exit status: 0 success; 1 a component failed, or a wait failed or timed out;
 #[derive(Debug, Parser)]
 #[command(name = "herald", version, after_help = EXAMPLES, propagate_version = true)]
 pub struct Cli {
-    /// The stack file [default: herald.toml in the current folder, else herald.yaml or
-    /// herald.yml]
+    /// The stack file [default: ./herald.toml, else ./herald.yaml or ./herald.yml]
     #[arg(
         short = 'f',
         long = "file",

@@ -60,6 +60,13 @@ pub fn load(path: &Path) -> Result<StackFile, Diagnostics> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         Diagnostics::unreadable(display.clone(), format!("cannot read {display}: {e}"))
     })?;
+    parse(path, text)
+}
+
+/// Validates `text` as the stack file at `path` (which names the format by its extension and
+/// the folder relative paths are resolved against), reporting every problem at once.
+pub fn parse(path: &Path, text: String) -> Result<StackFile, Diagnostics> {
+    let display = path.display().to_string();
     let absolute = std::path::absolute(path)
         .map(|p| paths::clean(&p))
         .map_err(|e| {

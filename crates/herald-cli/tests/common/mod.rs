@@ -20,6 +20,7 @@ pub fn herald_in(dir: &Path, args: &[&str]) -> Output {
         .current_dir(dir)
         .env_remove("HERALD_FILE")
         .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
         .output()
         .expect("the herald binary runs")
 }
