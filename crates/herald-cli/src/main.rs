@@ -40,7 +40,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     match cli.command {
-        Command::Stack(cmd) => runtime::run_stack_command(cmd, stack),
+        Command::Stack(command) => {
+            let request = runtime::StackRequest {
+                command,
+                json: cli.json,
+            };
+            runtime::run_stack_command(request, stack)
+        }
         Command::Check => {
             check_ok(&stack, cli.json);
             Ok(ExitCode::SUCCESS)
