@@ -1,6 +1,7 @@
 //! One component table (defaults already merged) into a [`ComponentSpec`].
 
 use super::checker::Checker;
+use super::diagnostics::Diagnostic;
 use super::ready;
 use super::tree::{Entry, Node};
 use herald::{BackoffSpec, ComponentSpec, Kind, RestartPolicy, StartLimit};
@@ -112,9 +113,12 @@ fn env(spec: &mut ComponentSpec, node: &Node, place: &str, c: &mut Checker) {
         );
         return;
     };
-    for entry in entries {
+    for (i, entry) in entries.iter().enumerate() {
         let field = format!("env.{}", entry.key);
-        if entry.key.is_empty() || entry.key.contains('=') {
+        if entries[..i].iter().any(|e| e.key == entry.key) {
+            let message = format!("duplicate field `{field}` in {place}");
+            c.problems.push(Diagnostic::new(message, entry.key_span));
+        } else if entry.key.is_empty() || entry.key.contains('=') {
             c.error(
                 &entry.value,
                 format!("`{field}` in {place}: a variable name cannot be empty or hold `=`"),
@@ -215,6 +219,16 @@ mod tests {
         assert_eq!(s.stop_timeout, Duration::from_secs(2));
         assert_eq!(s.ready.tcp.as_deref(), Some("127.0.0.1:1"));
         assert_eq!(s.ready.timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn reports_bad_environment_names() {
+        let (_, problems) = spec("[components.a]\ncommand = [\"a\"]\nenv = { \"X=1\" = \"2\" }\n");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("`env.X=1` in component `a`"),
+            "{problems:?}"
+        );
     }
 
     #[test]
