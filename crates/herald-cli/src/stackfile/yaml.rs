@@ -12,6 +12,9 @@ use std::collections::HashMap;
 /// Deeper nesting than this is refused rather than risking the stack.
 const MAX_DEPTH: usize = 64;
 
+/// More nodes than this (aliases expanded) is refused rather than exhausting memory.
+const MAX_NODES: usize = 100_000;
+
 /// Parses `text`, or returns the syntax error.
 pub fn parse(text: &str) -> Result<Node, Vec<Diagnostic>> {
     let mut reader = Reader {
@@ -22,6 +25,7 @@ pub fn parse(text: &str) -> Result<Node, Vec<Diagnostic>> {
             .chain([text.len()])
             .collect(),
         anchors: HashMap::new(),
+        nodes: 0,
     };
     reader.document().map_err(|d| vec![d])
 }
@@ -30,7 +34,10 @@ struct Reader<'a> {
     events: Parser<'a, saphyr_parser::StrInput<'a>>,
     /// Byte offset of each character index, for the parser's character-based markers.
     offsets: Vec<usize>,
-    anchors: HashMap<usize, Node>,
+    /// Each anchored node and how many nodes it holds.
+    anchors: HashMap<usize, (Node, usize)>,
+    /// Nodes built so far, aliases counted at their full size.
+    nodes: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -110,12 +117,27 @@ impl<'a> Reader<'a> {
         if depth > MAX_DEPTH {
             return Err(Diagnostic::new("YAML nested too deeply", span));
         }
+        let first = self.nodes;
+        self.nodes += 1;
+        if self.nodes > MAX_NODES {
+            return Err(Diagnostic::new(
+                "YAML too large: more than 100000 values once aliases are expanded",
+                span,
+            ));
+        }
         let (node, anchor) = match event {
             Owned::Scalar(text, style, anchor) => (Node::new(span, scalar(&text, style)), anchor),
             Owned::Alias(id) => {
-                let Some(target) = self.anchors.get(&id) else {
+                let Some((target, size)) = self.anchors.get(&id) else {
                     return Err(Diagnostic::new("invalid YAML: unknown alias", span));
                 };
+                self.nodes += size;
+                if self.nodes > MAX_NODES {
+                    return Err(Diagnostic::new(
+                        "YAML too large: more than 100000 values once aliases are expanded",
+                        span,
+                    ));
+                }
                 return Ok(target.clone());
             }
             Owned::SequenceStart(anchor) => {
@@ -156,7 +178,8 @@ impl<'a> Reader<'a> {
             }
         };
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            let size = self.nodes - first;
+            self.anchors.insert(anchor, (node.clone(), size));
         }
         Ok(node)
     }
@@ -294,6 +317,21 @@ mod tests {
         let entries = root.entries().unwrap();
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[0].value.value, entries[1].value.value);
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            let prev = format!("*a{}", i - 1);
+            let items = vec![prev.as_str(); 10].join(", ");
+            text.push_str(&format!("a{i}: &a{i} [{items}]\n"));
+        }
+        let errors = parse(&text).unwrap_err();
+        assert!(
+            errors[0].message.starts_with("YAML too large"),
+            "{errors:?}"
+        );
     }
 
     #[test]
