@@ -5,6 +5,7 @@ use herald::Graph;
 use herald_cli::cli::{Cli, Command, GraphFormat};
 use herald_cli::stackfile::{self, StackFile};
 use herald_cli::{graph_view, runtime};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 /// The stack file or the command line is wrong.
@@ -73,7 +74,7 @@ fn load(cli: &Cli) -> Result<StackFile, ExitCode> {
         if cli.json {
             println!("{}", problems.to_json());
         } else {
-            eprintln!("{problems}");
+            eprintln!("{}", problems.render(color()));
         }
         ExitCode::from(USAGE)
     })
@@ -84,6 +85,11 @@ fn stackfile_path(cli: &Cli, dir: &std::path::Path) -> Result<std::path::PathBuf
         eprintln!("error: {message}");
         ExitCode::from(USAGE)
     })
+}
+
+/// Whether to color reports: standard error is a terminal and `NO_COLOR` is unset or empty.
+fn color() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 fn check_ok(stack: &StackFile, json: bool) {

@@ -153,9 +153,58 @@ impl Diagnostics {
         json!({"file": self.file(), "problems": problems})
     }
 
+    /// The report, with ANSI colors when `color` is set (as rustc colors it).
+    pub fn render(&self, color: bool) -> String {
+        Report {
+            diagnostics: self,
+            style: if color { Style::COLOR } else { Style::PLAIN },
+        }
+        .to_string()
+    }
+}
+
+/// Escape sequences for the parts of a report; all empty for plain text.
+struct Style {
+    error: &'static str,
+    gutter: &'static str,
+    marks: &'static str,
+    bold: &'static str,
+    reset: &'static str,
+}
+
+impl Style {
+    const PLAIN: Style = Style {
+        error: "",
+        gutter: "",
+        marks: "",
+        bold: "",
+        reset: "",
+    };
+    const COLOR: Style = Style {
+        error: "\x1b[1;31m",
+        gutter: "\x1b[1;34m",
+        marks: "\x1b[1;31m",
+        bold: "\x1b[1m",
+        reset: "\x1b[0m",
+    };
+}
+
+struct Report<'a> {
+    diagnostics: &'a Diagnostics,
+    style: Style,
+}
+
+impl Report<'_> {
     fn excerpt(&self, f: &mut fmt::Formatter<'_>, span: Span) -> fmt::Result {
-        let text = &self.source.text;
-        let at = self.position(span);
+        let d = self.diagnostics;
+        let Style {
+            gutter,
+            marks: mark_style,
+            reset,
+            ..
+        } = self.style;
+        let text = &d.source.text;
+        let at = d.position(span);
         let start = floor_boundary(text, span.start);
         let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
@@ -163,41 +212,56 @@ impl Diagnostics {
             .trim_end_matches('\r')
             .replace('\t', " ");
         let end = floor_boundary(text, span.end).clamp(start, line_end);
-        let marks = text[start..end].chars().count().max(1);
+        let marks = "^".repeat(text[start..end].chars().count().max(1));
         let width = at.line.to_string().len();
-        let pad = "";
+        let (pad, file) = ("", d.file());
+        let indent = at.column - 1;
         writeln!(
             f,
-            "{pad:width$}--> {}:{}:{}",
-            self.file(),
-            at.line,
-            at.column
+            "{pad:width$}{gutter}-->{reset} {file}:{}:{}",
+            at.line, at.column
         )?;
-        writeln!(f, "{pad:width$} |")?;
-        writeln!(f, "{} | {}", at.line, line.trim_end())?;
+        writeln!(f, "{gutter}{pad:width$} |{reset}")?;
+        writeln!(f, "{gutter}{} |{reset} {}", at.line, line.trim_end())?;
         writeln!(
             f,
-            "{pad:width$} | {pad:indent$}{}",
-            "^".repeat(marks),
-            indent = at.column - 1
+            "{gutter}{pad:width$} |{reset} {pad:indent$}{mark_style}{marks}{reset}"
+        )
+    }
+}
+
+impl fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.diagnostics;
+        let Style {
+            error,
+            gutter,
+            bold,
+            reset,
+            ..
+        } = self.style;
+        for item in d.iter() {
+            writeln!(f, "{error}error{reset}{bold}: {}{reset}", item.message)?;
+            match item.span {
+                Some(span) => self.excerpt(f, span)?,
+                None => writeln!(f, " {gutter}-->{reset} {}", d.file())?,
+            }
+            writeln!(f)?;
+        }
+        let count = d.items.len();
+        let plural = if count == 1 { "" } else { "s" };
+        write!(
+            f,
+            "{error}error{reset}{bold}: {count} problem{plural} in {}{reset}",
+            d.file()
         )
     }
 }
 
 impl fmt::Display for Diagnostics {
-    /// Every problem with its place and excerpt, then a count.
+    /// Every problem with its place and excerpt, then a count; plain text.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for d in self.iter() {
-            writeln!(f, "error: {}", d.message)?;
-            match d.span {
-                Some(span) => self.excerpt(f, span)?,
-                None => writeln!(f, " --> {}", self.file())?,
-            }
-            writeln!(f)?;
-        }
-        let count = self.items.len();
-        let plural = if count == 1 { "" } else { "s" };
-        write!(f, "error: {count} problem{plural} in {}", self.file())
+        f.write_str(&self.render(false))
     }
 }
 
@@ -222,6 +286,19 @@ mod tests {
             sites: Sites::default(),
         };
         Diagnostics::new(Arc::new(source), items)
+    }
+
+    fn strip_ansi(text: &str) -> String {
+        let mut out = String::new();
+        let mut chars = text.chars();
+        while let Some(c) = chars.next() {
+            if c == '\x1b' {
+                chars.by_ref().find(|&c| c == 'm');
+            } else {
+                out.push(c);
+            }
+        }
+        out
     }
 
     #[test]
@@ -266,5 +343,8 @@ error: 2 problems in stack.toml";
         assert_eq!(d.position(Span::new(after, after)).column, 7);
         let rendered = diagnostics(text, vec![Diagnostic::new("x", Span::new(b, text.len()))]);
         assert!(rendered.to_string().contains("2 | b = {\n  |     ^\n"));
+        let colored = rendered.render(true);
+        assert!(colored.contains("\x1b[1;31merror\x1b[0m"), "{colored:?}");
+        assert_eq!(strip_ansi(&colored), rendered.to_string());
     }
 }
