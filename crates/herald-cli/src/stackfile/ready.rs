@@ -57,6 +57,20 @@ pub fn read(spec: &mut ReadySpec, node: &Node, place: &str, c: &mut Checker) {
             _ => {}
         }
     }
+    for (option, check) in [
+        ("status", "http"),
+        ("insecure_tls", "http"),
+        ("service", "grpc"),
+    ] {
+        if let Some(entry) = node.entry(option)
+            && node.entry(check).is_none()
+        {
+            let message = format!(
+                "`ready.{option}` in {place} applies to `ready.{check}`, which is not given"
+            );
+            c.error(&entry.value, message);
+        }
+    }
 }
 
 #[cfg(test)]
