@@ -114,4 +114,16 @@ mod tests {
             "{problems:?}"
         );
     }
+
+    #[test]
+    fn check_options_need_their_check() {
+        let (_, problems) = ready("{ tcp = \"127.0.0.1:1\", status = 200, service = \"x\" }");
+        assert_eq!(
+            problems,
+            [
+                "`ready.status` in component `a` applies to `ready.http`, which is not given",
+                "`ready.service` in component `a` applies to `ready.grpc`, which is not given",
+            ]
+        );
+    }
 }
