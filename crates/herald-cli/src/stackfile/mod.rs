@@ -14,6 +14,7 @@ mod document;
 mod locate;
 mod paths;
 mod ready;
+mod report;
 mod suggest;
 mod toml;
 mod tree;
