@@ -4,7 +4,8 @@
 //! [`yaml`]) → `[defaults]` merged into each component on the tree ([`defaults`]) → each
 //! field typed on its own, every problem collected with its place ([`document`],
 //! [`component`], [`ready`]) → the graph validated by [`herald::Graph`], each of its problems
-//! placed at the field it names ([`locate`]) → relative paths resolved ([`paths`]).
+//! placed at the field it names ([`locate`]) → relative paths resolved ([`paths`]). Problems
+//! print like rustc's ([`report`]).
 
 mod checker;
 mod component;

@@ -16,8 +16,8 @@ pub fn clean(path: &Path) -> PathBuf {
 }
 
 /// Resolves `cwd` (default: `dir`), `ready.file`, `ready.unix`, and a program written as a
-/// path (`./gen.sh`, `bin/etcd`) against `dir`. A bare program name (`etcd`) is left for
-/// `PATH`.
+/// path (`./gen.sh`, `bin/etcd`) in `command` or `ready.exec` against `dir`. A bare program
+/// name (`etcd`) is left for `PATH`.
 pub fn resolve_spec(spec: &mut ComponentSpec, dir: &Path) {
     spec.cwd = Some(match &spec.cwd {
         Some(cwd) => resolve(dir, cwd),
@@ -29,13 +29,13 @@ pub fn resolve_spec(spec: &mut ComponentSpec, dir: &Path) {
     {
         *path = resolve(dir, path);
     }
-    if let Some(program) = spec.command.first_mut()
-        && program.contains('/')
-        && !Path::new(program.as_str()).is_absolute()
-    {
-        *program = resolve(dir, Path::new(program.as_str()))
-            .to_string_lossy()
-            .into_owned();
+    let exec = spec.ready.exec.as_mut().and_then(|argv| argv.first_mut());
+    for program in [spec.command.first_mut(), exec].into_iter().flatten() {
+        if program.contains('/') && !Path::new(program.as_str()).is_absolute() {
+            *program = resolve(dir, Path::new(program.as_str()))
+                .to_string_lossy()
+                .into_owned();
+        }
     }
 }
 
@@ -49,6 +49,7 @@ mod tests {
         let mut spec = ComponentSpec::new("a").command(["./gen.sh", "./arg"]);
         spec.ready.file = Some("./out/done".into());
         spec.ready.unix = Some("/run/x.sock".into());
+        spec.ready.exec = Some(vec!["bin/probe".into(), "./x".into()]);
         resolve_spec(&mut spec, dir);
         assert_eq!(spec.cwd.as_deref(), Some(dir));
         assert_eq!(spec.command, ["/srv/stack/gen.sh", "./arg"]);
@@ -57,6 +58,7 @@ mod tests {
             Some(Path::new("/srv/stack/out/done"))
         );
         assert_eq!(spec.ready.unix.as_deref(), Some(Path::new("/run/x.sock")));
+        assert_eq!(spec.ready.exec.unwrap(), ["/srv/stack/bin/probe", "./x"]);
 
         let mut spec = ComponentSpec::new("b").command(["etcd"]);
         spec.cwd = Some("data/../work".into());
