@@ -81,3 +81,19 @@ fn completions_are_generated_without_a_stack_file() {
         assert!(stdout(&output).contains("herald"), "{shell}");
     }
 }
+
+#[test]
+fn yaml_is_the_fallback_when_there_is_no_toml() {
+    let dir = std::env::temp_dir().join(format!("herald-cli-fallback-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    let file = dir.join("herald.yml");
+    std::fs::write(&file, "components:\n  a:\n    command: [sleep, \"1\"]\n").expect("written");
+    let output = herald_in(&dir, &["--json", "check"]);
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(
+        report,
+        serde_json::json!({"file": "herald.yml", "problems": [], "components": ["a"]})
+    );
+}
