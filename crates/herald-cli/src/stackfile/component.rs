@@ -63,10 +63,11 @@ pub fn apply(spec: &mut ComponentSpec, entry: &Entry, place: &str, c: &mut Check
         "command" => {
             if let Some(argv) = c.strings(node, field, place) {
                 if argv.is_empty() {
-                    c.error(
-                        node,
-                        format!("`command` in {place} is empty: give the program and its arguments, such as [\"sleep\", \"5\"]"),
+                    let example = r#"such as ["sleep", "5"]"#;
+                    let message = format!(
+                        "`command` in {place} is empty: give the program and its arguments, {example}"
                     );
+                    c.error(node, message);
                 } else if argv[0].is_empty() {
                     c.error(
                         node,
@@ -119,10 +120,9 @@ fn env(spec: &mut ComponentSpec, node: &Node, place: &str, c: &mut Checker) {
             let message = format!("duplicate field `{field}` in {place}");
             c.problems.push(Diagnostic::new(message, entry.key_span));
         } else if entry.key.is_empty() || entry.key.contains('=') {
-            c.error(
-                &entry.value,
-                format!("`{field}` in {place}: a variable name cannot be empty or hold `=`"),
-            );
+            let message =
+                format!("`{field}` in {place}: a variable name cannot be empty or hold `=`");
+            c.problems.push(Diagnostic::new(message, entry.key_span));
         } else if let Some(value) = c.scalar_text(&entry.value, &field, place) {
             spec.env.insert(entry.key.clone(), value);
         }
