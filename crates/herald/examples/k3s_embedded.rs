@@ -61,10 +61,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }),
         );
     }
-    if let Some(name) = &fail {
-        if !delays.contains_key(name.as_str()) {
-            return Err(format!("no component named {name:?}").into());
-        }
+    if let Some(name) = fail.as_ref().filter(|n| !delays.contains_key(n.as_str())) {
+        return Err(format!("no component named {name:?}").into());
     }
 
     let graph = stack.graph()?;

@@ -1,0 +1,301 @@
+//! The command line, as the contract writes it.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const EXAMPLES: &str = "\
+Examples:
+  herald check                      validate ./herald.toml
+  herald up -d && herald wait kubelet --timeout 2m
+  herald graph --format dot | dot -Tsvg > graph.svg
+  herald -f examples/quickstart/herald.yaml status
+
+Exit status: 0 success; 1 a component failed, or a wait failed or timed out;
+2 the stack file or the command line is wrong.";
+
+/// Start interdependent components as fast as their dependency graph allows.
+#[derive(Debug, Parser)]
+#[command(name = "herald", version, after_help = EXAMPLES, propagate_version = true)]
+pub struct Cli {
+    /// The stack file [default: ./herald.toml, else ./herald.yaml or ./herald.yml]
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "PATH",
+        env = "HERALD_FILE",
+        hide_env_values = true,
+        global = true
+    )]
+    pub file: Option<PathBuf>,
+
+    /// Print data as JSON
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Commands that run or act on a running stack.
+    #[command(flatten)]
+    Stack(StackCommand),
+
+    /// Validate the stack file and list every problem with its place
+    #[command(after_help = "\
+Reports, all at once and each with file:line:column: syntax errors, unknown fields,
+wrong types, bad durations, unknown or self dependencies, duplicate components,
+dependency cycles with their full path (a -> b -> c -> a), and missing commands.
+
+Example:
+  herald check -f examples/quickstart/herald.toml
+
+Exit status: 0 the file is valid; 2 it is not.")]
+    Check,
+
+    /// Show the dependency graph, edge kinds distinguished
+    #[command(after_help = "\
+Edges point from a component to what it depends on (`a -> b`: a needs b).
+text: one line per component, its dependencies grouped by kind.
+dot, mermaid: requires solid, wants dashed, after dotted, binds_to bold; each labelled.
+json: {\"components\": [...], \"edges\": [{\"from\", \"to\", \"kind\"}], \"layers\": [...]}.
+
+Examples:
+  herald graph
+  herald graph --format dot | dot -Tsvg > graph.svg
+  herald graph --format mermaid >> README.md")]
+    Graph(GraphArgs),
+
+    /// Print a shell completion script
+    #[command(after_help = "\
+Examples:
+  herald completions bash > ~/.local/share/bash-completion/completions/herald
+  herald completions zsh > ~/.zfunc/_herald
+  herald completions fish > ~/.config/fish/completions/herald.fish")]
+    Completions(CompletionsArgs),
+}
+
+/// The commands that run a stack or act on a running one.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum StackCommand {
+    /// Start the stack, or NAME and all it requires, and show live progress
+    #[command(after_help = "\
+Components start as soon as their dependencies allow. Ctrl-C or SIGTERM stops the
+stack in reverse dependency order. A stack already running is reported (exit 1).
+
+Examples:
+  herald up
+  herald up kubelet
+  herald up --detach && herald status
+
+Exit status: 0 stopped cleanly, or (--detach) all started components are ready;
+1 a component failed or was blocked.")]
+    Up(UpArgs),
+
+    /// Stop the running stack, dependents first
+    #[command(after_help = "\
+Returns once every component has stopped.
+
+Example:
+  herald down")]
+    Down,
+
+    /// One row per component: state, pid, uptime, time to ready, restarts, last error
+    #[command(after_help = "\
+Examples:
+  herald status
+  herald status --json | jq '.[] | select(.state != \"ready\")'")]
+    Status,
+
+    /// Wait until every NAME is ready (or completed)
+    #[command(after_help = "\
+Examples:
+  herald wait apiserver
+  herald wait etcd apiserver --timeout 90s
+
+Exit status: 0 all are ready or completed; 1 one failed, was blocked, or the
+timeout passed (the error chain is printed on stderr).")]
+    Wait(WaitArgs),
+
+    /// Print captured output, each line prefixed with its component
+    #[command(after_help = "\
+Examples:
+  herald logs
+  herald logs etcd apiserver --follow")]
+    Logs(LogsArgs),
+
+    /// Start one component of the running stack
+    #[command(after_help = "Example:\n  herald start kubelet")]
+    Start(NameArg),
+
+    /// Stop one component of the running stack
+    #[command(after_help = "Example:\n  herald stop kubelet")]
+    Stop(NameArg),
+
+    /// Restart one component of the running stack
+    #[command(after_help = "Example:\n  herald restart etcd")]
+    Restart(NameArg),
+}
+
+impl StackCommand {
+    /// The subcommand's name, as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StackCommand::Up(_) => "up",
+            StackCommand::Down => "down",
+            StackCommand::Status => "status",
+            StackCommand::Wait(_) => "wait",
+            StackCommand::Logs(_) => "logs",
+            StackCommand::Start(_) => "start",
+            StackCommand::Stop(_) => "stop",
+            StackCommand::Restart(_) => "restart",
+        }
+    }
+}
+
+/// `herald up`.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct UpArgs {
+    /// Components to start, with all they require [default: all]
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+
+    /// Return once every started component is ready or completed (exit 0), or one failed or
+    /// was blocked (exit 1), leaving the stack running in the background
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+}
+
+/// `herald wait`.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct WaitArgs {
+    /// Components to wait for
+    #[arg(value_name = "NAME", required = true)]
+    pub names: Vec<String>,
+
+    /// Give up after this long, such as "30s" or "2m" [default: no limit]
+    #[arg(long, value_name = "DUR", value_parser = duration)]
+    pub timeout: Option<Duration>,
+}
+
+/// `herald logs`.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct LogsArgs {
+    /// Components whose output to print [default: all]
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+
+    /// Keep printing new lines as they come
+    #[arg(long)]
+    pub follow: bool,
+}
+
+/// A single component name.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct NameArg {
+    /// The component
+    #[arg(value_name = "NAME")]
+    pub name: String,
+}
+
+/// `herald graph`.
+#[derive(Debug, Clone, Args)]
+pub struct GraphArgs {
+    /// Output format (`--json` means `--format json`)
+    #[arg(long, value_enum, default_value_t = GraphFormat::Text)]
+    pub format: GraphFormat,
+}
+
+/// How `herald graph` draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// One line per component
+    Text,
+    /// Graphviz
+    Dot,
+    /// Mermaid flowchart
+    Mermaid,
+    /// Components, edges and layers
+    Json,
+}
+
+/// `herald completions`.
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+impl Cli {
+    /// The subcommand's name, as typed.
+    pub fn command_name(&self) -> &'static str {
+        match &self.command {
+            Command::Stack(cmd) => cmd.name(),
+            Command::Check => "check",
+            Command::Graph(_) => "graph",
+            Command::Completions(_) => "completions",
+        }
+    }
+}
+
+fn duration(text: &str) -> Result<Duration, String> {
+    herald::parse_duration(text)
+}
+
+/// The stack file to read: `explicit` (from `--file` or `HERALD_FILE`), else `herald.toml`,
+/// `herald.yaml` or `herald.yml` in `dir`, the first that exists.
+pub fn stack_file_path(explicit: Option<PathBuf>, dir: &Path) -> Result<PathBuf, String> {
+    if let Some(path) = explicit {
+        return Ok(path);
+    }
+    ["herald.toml", "herald.yaml", "herald.yml"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|name| dir.join(name).exists())
+        .ok_or_else(|| {
+            "no herald.toml, herald.yaml or herald.yml in the current folder: \
+             name the stack file with --file PATH or HERALD_FILE"
+                .into()
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_the_contract_commands() {
+        let cli = Cli::try_parse_from([
+            "herald",
+            "-f",
+            "x.yaml",
+            "wait",
+            "a",
+            "b",
+            "--timeout",
+            "2m",
+        ])
+        .unwrap();
+        assert_eq!(cli.file.as_deref(), Some(Path::new("x.yaml")));
+        let Command::Stack(StackCommand::Wait(wait)) = cli.command else {
+            panic!("not wait: {:?}", cli.command);
+        };
+        assert_eq!(wait.names, ["a", "b"]);
+        assert_eq!(wait.timeout, Some(Duration::from_secs(120)));
+        assert!(Cli::try_parse_from(["herald", "wait"]).is_err());
+        assert!(Cli::try_parse_from(["herald", "wait", "a", "--timeout", "10"]).is_err());
+        let cli = Cli::try_parse_from(["herald", "up", "-d", "kubelet", "--json"]).unwrap();
+        assert!(cli.json);
+        assert_eq!(cli.command_name(), "up",);
+    }
+}

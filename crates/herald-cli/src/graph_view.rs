@@ -1,0 +1,140 @@
+//! `herald graph`: the dependency graph as text, Graphviz dot, a Mermaid flowchart, or JSON.
+//!
+//! Edges point from a component to what it depends on (`a -> b`: a needs b). In dot and
+//! mermaid, each edge is labelled with its kind and drawn in its own style: `requires` solid,
+//! `wants` dashed, `after` dotted (a circle end in mermaid), `binds_to` bold; oneshot
+//! components are rounded.
+
+use crate::cli::GraphFormat;
+use crate::stackfile::StackFile;
+use herald::{EdgeKind, Graph, Kind};
+use serde_json::json;
+use std::fmt::Write;
+
+/// The graph of `stack` drawn in `format`, ending with a newline.
+pub fn render(stack: &StackFile, graph: &Graph, format: GraphFormat) -> String {
+    match format {
+        GraphFormat::Text => text(graph),
+        GraphFormat::Dot => dot(stack, graph),
+        GraphFormat::Mermaid => mermaid(stack, graph),
+        GraphFormat::Json => {
+            let mut out = serde_json::to_string_pretty(&to_json(graph)).unwrap_or_default();
+            out.push('\n');
+            out
+        }
+    }
+}
+
+const KINDS: [EdgeKind; 4] = [
+    EdgeKind::Requires,
+    EdgeKind::Wants,
+    EdgeKind::After,
+    EdgeKind::BindsTo,
+];
+
+/// `kubelet     requires containerd; wants apiserver`, one line per component in file order.
+fn text(graph: &Graph) -> String {
+    let names = graph.names();
+    let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (i, name) in names.iter().enumerate() {
+        let groups: Vec<String> = KINDS
+            .iter()
+            .filter_map(|&kind| {
+                let deps: Vec<&str> = graph
+                    .dependencies(i)
+                    .iter()
+                    .filter(|&&(_, k)| k == kind)
+                    .map(|&(j, _)| names[j].as_str())
+                    .collect();
+                (!deps.is_empty()).then(|| format!("{} {}", kind.as_str(), deps.join(", ")))
+            })
+            .collect();
+        if groups.is_empty() {
+            let _ = writeln!(out, "{name}");
+        } else {
+            let _ = writeln!(out, "{name:width$}  {}", groups.join("; "));
+        }
+    }
+    out
+}
+
+fn dot_style(kind: EdgeKind) -> &'static str {
+    match kind {
+        EdgeKind::Requires => "solid",
+        EdgeKind::Wants => "dashed",
+        EdgeKind::After => "dotted",
+        EdgeKind::BindsTo => "bold",
+    }
+}
+
+fn quoted(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+fn dot(stack: &StackFile, graph: &Graph) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "digraph {} {{", quoted(&stack.name));
+    out.push_str("  rankdir=BT;\n  node [shape=box];\n");
+    for spec in &stack.components {
+        let style = match spec.kind {
+            Kind::Oneshot => " [style=rounded]",
+            Kind::Service => "",
+        };
+        let _ = writeln!(out, "  {}{style};", quoted(&spec.name));
+    }
+    let names = graph.names();
+    for edge in graph.edges() {
+        let _ = writeln!(
+            out,
+            "  {} -> {} [label={}, style={}];",
+            quoted(&names[edge.from]),
+            quoted(&names[edge.to]),
+            edge.kind.as_str(),
+            dot_style(edge.kind)
+        );
+    }
+    out.push_str("}\n");
+    out
+}
+
+fn mermaid_arrow(kind: EdgeKind) -> &'static str {
+    match kind {
+        EdgeKind::Requires => "-->",
+        EdgeKind::Wants => "-.->",
+        EdgeKind::After => "--o",
+        EdgeKind::BindsTo => "==>",
+    }
+}
+
+fn mermaid(stack: &StackFile, graph: &Graph) -> String {
+    let mut out = String::from("flowchart BT\n");
+    for (i, spec) in stack.components.iter().enumerate() {
+        let label = spec.name.replace('"', "#quot;");
+        let _ = match spec.kind {
+            Kind::Oneshot => writeln!(out, "  c{i}([\"{label}\"])"),
+            Kind::Service => writeln!(out, "  c{i}[\"{label}\"]"),
+        };
+    }
+    for edge in graph.edges() {
+        let _ = writeln!(
+            out,
+            "  c{} {}|{}| c{}",
+            edge.from,
+            mermaid_arrow(edge.kind),
+            edge.kind.as_str(),
+            edge.to
+        );
+    }
+    out
+}
+
+/// `{"components": [names], "edges": [{"from", "to", "kind"}], "layers": [[names]]}`.
+pub fn to_json(graph: &Graph) -> serde_json::Value {
+    let names = graph.names();
+    let edges: Vec<_> = graph
+        .edges()
+        .map(|e| json!({"from": names[e.from], "to": names[e.to], "kind": e.kind.as_str()}))
+        .collect();
+    json!({"components": names, "edges": edges, "layers": graph.layers()})
+}

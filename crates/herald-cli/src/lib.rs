@@ -1,0 +1,11 @@
+//! The `herald` command: read a stack file, check it, draw its graph, run it.
+//!
+//! - [`stackfile`] reads `herald.toml` or `herald.yaml` into specs, every problem placed;
+//! - [`cli`] is the command line;
+//! - [`graph_view`] draws the dependency graph as text, dot, mermaid or JSON;
+//! - [`runtime`] runs the commands that act on a running stack.
+
+pub mod cli;
+pub mod graph_view;
+pub mod runtime;
+pub mod stackfile;
