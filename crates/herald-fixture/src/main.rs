@@ -7,10 +7,15 @@
 //!
 //! ```text
 //! herald-fixture [--ready-after DUR] [--via notify|tcp:PORT|http:PORT|file:PATH|log|exit|fd:N]
-//!                [--record PATH] [--count-probes PATH] [--crash-after DUR] [--exit-code N]
+//!                [--record PATH] [--record-spawn PATH] [--count-probes PATH]
+//!                [--crash-after DUR] [--exit-code N]
 //!                [--hang] [--ignore-sigterm] [--grandchildren N] [--flood N]
 //!                [--pidfile PATH] [--kill-self]
 //! ```
+//!
+//! `--record` writes the CLOCK_MONOTONIC nanoseconds at which it truly became ready;
+//! `--record-spawn` writes those at which its `main` began, so a benchmark can tell how long a
+//! supervisor took to start it after its dependency was ready.
 //!
 //! Durations are `150ms`, `2s`, `1.5s`, `500us`, or a bare number of milliseconds. (`--sleeper`
 //! is internal: it is what `--grandchildren` start.)
@@ -40,6 +45,7 @@ struct Options {
     ready_after: Duration,
     via: Option<Via>,
     record: Option<PathBuf>,
+    record_spawn: Option<PathBuf>,
     count_probes: Option<PathBuf>,
     crash_after: Option<Duration>,
     exit_code: u8,
@@ -96,6 +102,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
             "--ready-after" => o.ready_after = parse_duration(&value()?)?,
             "--via" => o.via = Some(parse_via(&value()?)?),
             "--record" => o.record = Some(value()?.into()),
+            "--record-spawn" => o.record_spawn = Some(value()?.into()),
             "--count-probes" => o.count_probes = Some(value()?.into()),
             "--crash-after" => o.crash_after = Some(parse_duration(&value()?)?),
             "--exit-code" => {
@@ -246,7 +253,10 @@ fn flood(lines: u64) {
     let _ = err.join();
 }
 
-fn run(o: Options) -> Result<ExitCode, String> {
+fn run(o: Options, spawned_at: u128) -> Result<ExitCode, String> {
+    if let Some(path) = &o.record_spawn {
+        write_atomic(path, &format!("{spawned_at}\n"));
+    }
     if o.ignore_sigterm {
         ignore_sigterm();
     }
@@ -342,7 +352,8 @@ fn run(o: Options) -> Result<ExitCode, String> {
 }
 
 fn main() -> ExitCode {
-    match parse(std::env::args().skip(1)).and_then(run) {
+    let spawned_at = monotonic_ns();
+    match parse(std::env::args().skip(1)).and_then(|o| run(o, spawned_at)) {
         Ok(code) => code,
         Err(message) => {
             eprintln!("herald-fixture: {message}");

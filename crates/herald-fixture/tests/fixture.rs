@@ -89,3 +89,22 @@ fn bad_options_are_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown --via"));
 }
+
+#[test]
+fn records_when_it_began_and_when_it_became_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spawn, ready) = (dir.path().join("spawn"), dir.path().join("ready"));
+    let status = Command::new(env!("CARGO_BIN_EXE_herald-fixture"))
+        .args(["--ready-after", "30ms", "--via", "exit", "--record"])
+        .arg(&ready)
+        .arg("--record-spawn")
+        .arg(&spawn)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (began, became) = (read_number(&spawn).unwrap(), read_number(&ready).unwrap());
+    assert!(
+        became >= began + 30_000_000,
+        "spawned at {began}, ready at {became}"
+    );
+}

@@ -1,0 +1,199 @@
+//! Clocks and what `/proc` says about a supervisor and its processes.
+
+use std::path::Path;
+
+/// CLOCK_MONOTONIC in nanoseconds (the fixtures' clock).
+pub fn monotonic_ns() -> u64 {
+    clock(libc::CLOCK_MONOTONIC)
+}
+
+/// CLOCK_REALTIME in nanoseconds.
+pub fn realtime_ns() -> u64 {
+    clock(libc::CLOCK_REALTIME)
+}
+
+fn clock(id: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    unsafe { libc::clock_gettime(id, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// The fields of `/proc/<pid>/stat` after the command name.
+fn stat_fields(pid: u32) -> Option<(String, Vec<String>)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let comm = text[open + 1..close].to_string();
+    let rest = text[close + 1..]
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    Some((comm, rest))
+}
+
+/// The parent of a process and its command name.
+pub fn parent(pid: u32) -> Option<(u32, String)> {
+    let (comm, rest) = stat_fields(pid)?;
+    Some((rest.get(1)?.parse().ok()?, comm))
+}
+
+/// Every process id now.
+pub fn pids() -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect()
+}
+
+/// `root` and all its descendants, with their command names.
+pub fn tree(root: u32) -> Vec<(u32, String)> {
+    let all: Vec<(u32, u32, String)> = pids()
+        .into_iter()
+        .filter_map(|pid| parent(pid).map(|(ppid, comm)| (pid, ppid, comm)))
+        .collect();
+    let mut out: Vec<(u32, String)> = all
+        .iter()
+        .filter(|(pid, ..)| *pid == root)
+        .map(|(pid, _, comm)| (*pid, comm.clone()))
+        .collect();
+    let mut i = 0;
+    while i < out.len() {
+        let parent = out[i].0;
+        for (pid, ppid, comm) in &all {
+            if *ppid == parent && !out.iter().any(|(p, _)| p == pid) {
+                out.push((*pid, comm.clone()));
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+fn status_kb(text: &str, key: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// What a set of processes has used.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Usage {
+    /// CPU time of the live threads (schedstat) plus that of reaped children (cutime).
+    pub cpu_ns: u64,
+    /// Sum of each process's peak resident set (VmHWM).
+    pub peak_rss_kb: u64,
+    /// Sum of each process's resident set now (VmRSS).
+    pub rss_kb: u64,
+    /// Voluntary plus involuntary context switches of every thread: its wake-ups.
+    pub switches: u64,
+    /// How many processes were counted.
+    pub processes: usize,
+}
+
+/// The usage of one process (all its threads).
+pub fn usage(pid: u32) -> Option<Usage> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let (_, stat) = stat_fields(pid)?;
+    // SAFETY: sysconf has no preconditions.
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    let ticks = |i: usize| stat.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // After the command name: state is field 0; cutime 13, cstime 14.
+    let mut cpu_ns = (ticks(13) + ticks(14)) * 1_000_000_000 / tick;
+    let mut switches = 0;
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for task in tasks.flatten() {
+            let dir = task.path();
+            if let Ok(text) = std::fs::read_to_string(dir.join("schedstat")) {
+                cpu_ns += text
+                    .split_whitespace()
+                    .next()
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+            if let Ok(text) = std::fs::read_to_string(dir.join("status")) {
+                switches += status_kb(&text, "voluntary_ctxt_switches:")
+                    + status_kb(&text, "nonvoluntary_ctxt_switches:");
+            }
+        }
+    }
+    Some(Usage {
+        cpu_ns,
+        peak_rss_kb: status_kb(&status, "VmHWM:"),
+        rss_kb: status_kb(&status, "VmRSS:"),
+        switches,
+        processes: 1,
+    })
+}
+
+/// The usage of a supervisor and its descendants, leaving out the components themselves
+/// (processes named `component_comm`).
+pub fn supervisor_usage(root: u32, component_comm: &str) -> Usage {
+    let mut total = Usage::default();
+    for (pid, comm) in tree(root) {
+        if comm == component_comm {
+            continue;
+        }
+        if let Some(u) = usage(pid) {
+            total.cpu_ns += u.cpu_ns;
+            total.peak_rss_kb += u.peak_rss_kb;
+            total.rss_kb += u.rss_kb;
+            total.switches += u.switches;
+            total.processes += 1;
+        }
+    }
+    total
+}
+
+/// Processes that refer to `dir`: their command line names it or they run in it.
+pub fn referring_to(dir: &Path) -> Vec<u32> {
+    let me = std::process::id();
+    let needle = dir.display().to_string();
+    pids()
+        .into_iter()
+        .filter(|&pid| pid != me)
+        .filter(|&pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_default();
+            cmdline.contains(&needle) || cwd.starts_with(dir)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_clocks_move_forward() {
+        let a = monotonic_ns();
+        let b = monotonic_ns();
+        assert!(b >= a);
+        assert!(realtime_ns() > 1_700_000_000_000_000_000);
+    }
+
+    #[test]
+    fn a_process_sees_itself_and_its_children() {
+        let me = std::process::id();
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let found = tree(me);
+        assert_eq!(found[0].0, me);
+        assert!(found.iter().any(|(p, c)| *p == child.id() && c == "sleep"));
+        let u = usage(me).unwrap();
+        assert!(u.cpu_ns > 0 && u.peak_rss_kb > 0 && u.switches > 0);
+        let without = supervisor_usage(me, "sleep");
+        assert_eq!(without.processes, found.len() - 1);
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}

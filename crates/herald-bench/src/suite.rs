@@ -1,0 +1,805 @@
+//! The harness: runs every scenario under every tool in alternation, measures each run from
+//! the fixtures' own records, and reports a markdown table and a JSON file.
+
+use crate::peers::{self, Launch, Layout, Programs, Tool};
+use crate::procfs::{self, Usage, monotonic_ns, realtime_ns};
+use crate::scenario::{self, Scenario};
+use crate::stats::{Summary, median};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The process name of the fixture: the components, left out of supervisor figures.
+const FIXTURE_COMM: &str = "herald-fixture";
+/// How long after the last record the runner waits before measuring and stopping, so the
+/// supervisor has seen every readiness it is going to see.
+const SETTLE: Duration = Duration::from_millis(150);
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Fewer repetitions, idle100 rests 30 s.
+    pub quick: bool,
+    /// Repetitions per scenario, instead of the defaults.
+    pub reps: Option<usize>,
+    /// The tools to compare.
+    pub tools: Vec<Tool>,
+    /// Only these scenarios (all when empty).
+    pub only: Vec<String>,
+    /// Where runs keep their files.
+    pub work: PathBuf,
+    /// Where the JSON goes.
+    pub json: PathBuf,
+    /// The programs.
+    pub programs: Programs,
+}
+
+/// The measurements of one run.
+#[derive(Debug, Clone, Default)]
+pub struct RunResult {
+    /// Why it did not finish, if it did not.
+    pub error: Option<String>,
+    /// Supervisor spawn until the last component was ready.
+    pub total_ms: Option<f64>,
+    /// Each dependent's spawn after its last dependency was ready.
+    pub handoffs_ms: Vec<f64>,
+    /// Each component's readiness as herald learnt it after the fact.
+    pub detection_ms: Vec<f64>,
+    /// Probes counted by every fixture.
+    pub probes: u64,
+    /// Probes counted by the first component (the shared dependency of fan50).
+    pub probes_first: u64,
+    /// Supervisor usage once everything was ready.
+    pub usage: Usage,
+    /// Wake-ups per second at rest (idle).
+    pub wakeups_per_s: Option<f64>,
+    /// Processes of the run still alive after the supervisor stopped on its own.
+    pub leftovers: usize,
+}
+
+fn read_ns(path: &Path) -> Option<u64> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+fn count_ready(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".ready"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+fn signal(pid: i32, sig: i32) {
+    // SAFETY: sending a signal to a process (group) we started.
+    unsafe { libc::kill(pid, sig) };
+}
+
+/// A tool started for one run.
+struct Started {
+    tool: Tool,
+    layout: Layout,
+    children: Vec<Child>,
+    pgid: i32,
+    t0: u64,
+    /// CLOCK_REALTIME minus CLOCK_MONOTONIC at the start, for `herald up`'s event log.
+    wall_offset: i128,
+}
+
+impl Started {
+    fn supervisor(&self) -> Option<u32> {
+        match self.tool {
+            Tool::SpawnOnly => None,
+            _ => self.children.first().map(Child::id),
+        }
+    }
+
+    fn exited(&mut self) -> Option<String> {
+        if self.tool == Tool::SpawnOnly {
+            return None;
+        }
+        match self.children[0].try_wait() {
+            Ok(Some(status)) => Some(format!("the supervisor exited early ({status})")),
+            _ => None,
+        }
+    }
+}
+
+fn start(tool: Tool, programs: &Programs, layout: Layout, s: &Scenario) -> Result<Started, String> {
+    let _ = std::fs::remove_dir_all(&layout.dir);
+    std::fs::create_dir_all(&layout.dir).map_err(|e| e.to_string())?;
+    let launch = peers::prepare(tool, programs, &layout, s).map_err(|e| e.to_string())?;
+    let log = |name: &str| {
+        std::fs::File::create(layout.dir.join(name))
+            .map(Stdio::from)
+            .unwrap_or_else(|_| Stdio::null())
+    };
+    let wall_offset = realtime_ns() as i128 - monotonic_ns() as i128;
+    let spawn = |argv: &[String], pgid: i32| {
+        Command::new(&argv[0])
+            .args(&argv[1..])
+            .current_dir(&layout.dir)
+            .stdin(Stdio::null())
+            .stdout(log("stdout.log"))
+            .stderr(log("stderr.log"))
+            .process_group(pgid)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", argv[0]))
+    };
+    let t0 = monotonic_ns();
+    let mut children = Vec::new();
+    match launch {
+        Launch::Command(argv) => children.push(spawn(&argv, 0)?),
+        Launch::Direct(commands) => {
+            for argv in commands {
+                let pgid = children.first().map_or(0, |c: &Child| c.id() as i32);
+                children.push(spawn(&argv, pgid)?);
+            }
+        }
+    }
+    let pgid = children.first().map_or(0, |c| c.id() as i32);
+    Ok(Started {
+        tool,
+        layout,
+        children,
+        pgid,
+        t0,
+        wall_offset,
+    })
+}
+
+fn wait_ready(started: &mut Started, n: usize, limit: Duration) -> Result<(), String> {
+    let began = Instant::now();
+    let rec = started.layout.records();
+    loop {
+        let ready = count_ready(&rec);
+        if ready >= n {
+            return Ok(());
+        }
+        if let Some(err) = started.exited() {
+            return Err(err);
+        }
+        if began.elapsed() > limit {
+            return Err(format!("{ready} of {n} ready after {}s", limit.as_secs()));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Stops the tool its own way, then makes sure nothing of the run is left; returns how many
+/// processes were still there after the tool had stopped by itself.
+fn stop(mut started: Started) -> usize {
+    let tool = started.tool;
+    match tool {
+        Tool::Bash | Tool::K3sStyle | Tool::SpawnOnly => signal(-started.pgid, libc::SIGTERM),
+        _ => signal(started.pgid, tool.stop_signal()),
+    }
+    let began = Instant::now();
+    while began.elapsed() < Duration::from_secs(10) {
+        let alive = started
+            .children
+            .iter_mut()
+            .any(|c| matches!(c.try_wait(), Ok(None)));
+        if !alive {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Grace for the processes a supervisor signalled on its way out.
+    let mut leftovers = procfs::referring_to(&started.layout.dir);
+    let grace = Instant::now();
+    while !leftovers.is_empty() && grace.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(20));
+        leftovers = procfs::referring_to(&started.layout.dir);
+    }
+    let count = leftovers.len();
+    signal(-started.pgid, libc::SIGKILL);
+    for child in &mut started.children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    for _ in 0..100 {
+        let left = procfs::referring_to(&started.layout.dir);
+        if left.is_empty() {
+            break;
+        }
+        for pid in left {
+            signal(pid as i32, libc::SIGKILL);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    count
+}
+
+/// Reads the fixtures' records and herald's events into the figures of one run.
+fn measure(started: &Started, s: &Scenario, result: &mut RunResult) {
+    let rec = started.layout.records();
+    let ready: Vec<Option<u64>> = s
+        .nodes
+        .iter()
+        .map(|n| read_ns(&rec.join(format!("{}.ready", n.name))))
+        .collect();
+    let spawn: Vec<Option<u64>> = s
+        .nodes
+        .iter()
+        .map(|n| read_ns(&rec.join(format!("{}.spawn", n.name))))
+        .collect();
+    let last = ready.iter().flatten().max().copied();
+    result.total_ms = last.map(|l| (l as f64 - started.t0 as f64) / 1e6);
+    for (i, node) in s.nodes.iter().enumerate() {
+        let deps: Option<Vec<u64>> = node.deps().map(|d| ready[d]).collect();
+        if let (Some(deps), Some(spawned)) = (deps, spawn[i])
+            && let Some(&dep_ready) = deps.iter().max()
+        {
+            result
+                .handoffs_ms
+                .push((spawned as f64 - dep_ready as f64) / 1e6);
+        }
+        let probes = read_ns(&rec.join(format!("{}.probes", node.name))).unwrap_or(0);
+        result.probes += probes;
+        if i == 0 {
+            result.probes_first = probes;
+        }
+    }
+    let index: HashMap<&str, usize> = s
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.name.as_str(), i))
+        .collect();
+    let mut detected = |name: &str, at_ns: i128| {
+        if let Some(&i) = index.get(name)
+            && let Some(r) = ready[i]
+        {
+            result.detection_ms.push((at_ns - r as i128) as f64 / 1e6);
+        }
+    };
+    match started.tool {
+        Tool::Herald => {
+            let text =
+                std::fs::read_to_string(started.layout.dir.join("events.mono")).unwrap_or_default();
+            for line in text.lines() {
+                let words: Vec<&str> = line.split(' ').collect();
+                if let [ns, name, "ready"] = words[..]
+                    && let Ok(ns) = ns.parse::<i128>()
+                {
+                    detected(name, ns);
+                }
+            }
+        }
+        Tool::HeraldUp => {
+            let path = started.layout.dir.join("state").join("events.jsonl");
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            for line in text.lines() {
+                let Ok(event) = serde_json::from_str::<Value>(line) else {
+                    continue;
+                };
+                if event["state"] != "ready" {
+                    continue;
+                }
+                let (Some(name), Some(time)) =
+                    (event["component"].as_str(), event["time"].as_str())
+                else {
+                    continue;
+                };
+                if let Ok(wall) = humantime::parse_rfc3339(time) {
+                    let wall = wall
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_nanos() as i128);
+                    detected(name, wall - started.wall_offset);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn run_once(opts: &Options, s: &Scenario, tool: Tool, rep: usize) -> RunResult {
+    let layout = Layout {
+        dir: opts
+            .work
+            .join(&s.name)
+            .join(format!("{}-{rep}", tool.key())),
+        port_base: 21000,
+    };
+    let mut result = RunResult::default();
+    let mut started = match start(tool, &opts.programs, layout, s) {
+        Ok(started) => started,
+        Err(e) => {
+            result.error = Some(e);
+            return result;
+        }
+    };
+    let limit = Duration::from_secs(if opts.quick { 40 } else { 60 });
+    if let Err(e) = wait_ready(&mut started, s.nodes.len(), limit) {
+        result.error = Some(e);
+    }
+    std::thread::sleep(SETTLE);
+    if let Some(pid) = started.supervisor() {
+        result.usage = procfs::supervisor_usage(pid, FIXTURE_COMM);
+    }
+    let dir = started.layout.dir.clone();
+    let measured = Started {
+        tool,
+        layout: started.layout.clone(),
+        children: Vec::new(),
+        pgid: started.pgid,
+        t0: started.t0,
+        wall_offset: started.wall_offset,
+    };
+    result.leftovers = stop(started);
+    measure(&measured, s, &mut result);
+    if result.error.is_some() {
+        result.total_ms = None;
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    result
+}
+
+/// Runs the idle scenario: every tool started one after another and left up together, then
+/// each supervisor's wake-ups over the rest and its memory.
+fn run_idle(opts: &Options, s: &Scenario, tools: &[Tool]) -> Vec<(Tool, RunResult)> {
+    let rest = s.idle.unwrap_or(Duration::from_secs(30));
+    let mut up = Vec::new();
+    for (t, &tool) in tools.iter().enumerate() {
+        let layout = Layout {
+            dir: opts.work.join(&s.name).join(tool.key()),
+            port_base: 30000 + 200 * t as u16,
+        };
+        let mut result = RunResult::default();
+        match start(tool, &opts.programs, layout, s) {
+            Ok(mut started) => {
+                if let Err(e) = wait_ready(&mut started, s.nodes.len(), Duration::from_secs(60)) {
+                    result.error = Some(e);
+                }
+                up.push((started, result));
+            }
+            Err(e) => eprintln!("idle: {} did not start: {e}", tool.name()),
+        }
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let before: Vec<Usage> = up
+        .iter()
+        .map(|(st, _)| {
+            st.supervisor()
+                .map(|p| procfs::supervisor_usage(p, FIXTURE_COMM))
+                .unwrap_or_default()
+        })
+        .collect();
+    eprintln!("idle: {} tools at rest for {}s", up.len(), rest.as_secs());
+    std::thread::sleep(rest);
+    let mut out = Vec::new();
+    for ((started, mut result), before) in up.into_iter().zip(before) {
+        if let Some(pid) = started.supervisor() {
+            let after = procfs::supervisor_usage(pid, FIXTURE_COMM);
+            result.wakeups_per_s =
+                Some(after.switches.saturating_sub(before.switches) as f64 / rest.as_secs_f64());
+            result.usage = after;
+        }
+        let tool = started.tool;
+        let dir = started.layout.dir.clone();
+        result.leftovers = stop(started);
+        let _ = std::fs::remove_dir_all(dir);
+        out.push((tool, result));
+    }
+    out
+}
+
+/// One figure per scenario and tool, over the repetitions.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// The tool.
+    pub tool: Tool,
+    /// Every run.
+    pub runs: Vec<RunResult>,
+}
+
+impl Row {
+    fn ok(&self) -> impl Iterator<Item = &RunResult> {
+        self.runs.iter().filter(|r| r.error.is_none())
+    }
+
+    fn total(&self) -> Option<Summary> {
+        let totals: Vec<f64> = self.ok().filter_map(|r| r.total_ms).collect();
+        Summary::of(&totals)
+    }
+
+    fn pooled(&self, f: impl Fn(&RunResult) -> &Vec<f64>) -> Option<Summary> {
+        let all: Vec<f64> = self.ok().flat_map(|r| f(r).iter().copied()).collect();
+        Summary::of(&all)
+    }
+
+    fn median_of(&self, f: impl Fn(&RunResult) -> f64) -> Option<f64> {
+        let values: Vec<f64> = self.ok().map(f).collect();
+        median(&values)
+    }
+
+    fn json(&self, bound_ms: f64) -> Value {
+        let total = self.total();
+        json!({
+            "tool": self.tool.name(),
+            "runs": self.runs.len(),
+            "ok": self.ok().count(),
+            "errors": self.runs.iter().filter_map(|r| r.error.clone()).collect::<Vec<_>>(),
+            "total_ms": total.map(|s| s.json()),
+            "total_over_bound": total.filter(|_| bound_ms > 0.0).map(|s| s.p50 / bound_ms),
+            "handoff_ms": self.pooled(|r| &r.handoffs_ms).map(|s| s.json()),
+            "detection_ms": self.pooled(|r| &r.detection_ms).map(|s| s.json()),
+            "probes_median": self.median_of(|r| r.probes as f64),
+            "probes_first_median": self.median_of(|r| r.probes_first as f64),
+            "supervisor_cpu_ms_median": self.median_of(|r| r.usage.cpu_ns as f64 / 1e6),
+            "supervisor_peak_rss_kib_max": self.ok().map(|r| r.usage.peak_rss_kb).max(),
+            "supervisor_processes": self.ok().map(|r| r.usage.processes).max(),
+            "wakeups_per_s": self.median_of(|r| r.wakeups_per_s.unwrap_or(0.0)),
+            "rss_kib_at_rest": self.ok().map(|r| r.usage.rss_kb).max(),
+            "leftovers": self.runs.iter().map(|r| r.leftovers).sum::<usize>(),
+        })
+    }
+}
+
+/// One scenario's results.
+#[derive(Debug, Clone)]
+pub struct ScenarioResult {
+    /// The scenario.
+    pub name: String,
+    /// Components.
+    pub nodes: usize,
+    /// The critical path, in ms.
+    pub critical_ms: f64,
+    /// The bound totals are compared with: the critical path, or the cost of spawning
+    /// alone where that is larger.
+    pub bound_ms: f64,
+    /// Whether it is the idle scenario.
+    pub idle: bool,
+    /// Each tool's results.
+    pub rows: Vec<Row>,
+}
+
+fn fmt_ms(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn opt(v: Option<String>) -> String {
+    v.unwrap_or_else(|| "—".into())
+}
+
+/// The markdown tables of a suite's results.
+pub fn markdown(results: &[ScenarioResult], tasks: Option<&TasksResult>) -> String {
+    let mut out = String::from(
+        "| scenario (critical path) | tool | total ms: median (min–max) | total / bound | \
+         hand-off ms p50 / p99 | detection ms p50 / p99 | probes (hub) | supervisor CPU ms | \
+         supervisor peak RSS MiB | runs ok |\n|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for s in results.iter().filter(|s| !s.idle) {
+        for row in &s.rows {
+            let total = row.total();
+            let ok = row.ok().count();
+            let ratio = total
+                .filter(|_| s.bound_ms > 0.0)
+                .map(|t| format!("{:.2}", t.p50 / s.bound_ms));
+            let pair =
+                |x: Option<Summary>| x.map(|x| format!("{} / {}", fmt_ms(x.p50), fmt_ms(x.p99)));
+            let probes = row
+                .median_of(|r| r.probes as f64)
+                .filter(|&p| p > 0.0)
+                .map(|p| {
+                    let hub = row.median_of(|r| r.probes_first as f64).unwrap_or(0.0);
+                    format!("{p:.0} ({hub:.0})")
+                });
+            let cpu = row
+                .median_of(|r| r.usage.cpu_ns as f64 / 1e6)
+                .filter(|_| row.tool != Tool::SpawnOnly);
+            let rss = row
+                .ok()
+                .map(|r| r.usage.peak_rss_kb)
+                .max()
+                .filter(|_| row.tool != Tool::SpawnOnly);
+            out.push_str(&format!(
+                "| {} ({} ms) | {} | {} | {} | {} | {} | {} | {} | {} | {}/{} |\n",
+                s.name,
+                fmt_ms(s.critical_ms),
+                row.tool.name(),
+                opt(total.map(|t| format!(
+                    "{} ({}–{})",
+                    fmt_ms(t.p50),
+                    fmt_ms(t.min),
+                    fmt_ms(t.max)
+                ))),
+                opt(ratio),
+                opt(pair(row.pooled(|r| &r.handoffs_ms))),
+                opt(pair(row.pooled(|r| &r.detection_ms))),
+                opt(probes),
+                opt(cpu.map(fmt_ms)),
+                opt(rss.map(|k| format!("{:.1}", k as f64 / 1024.0))),
+                ok,
+                row.runs.len(),
+            ));
+        }
+    }
+    for s in results.iter().filter(|s| s.idle) {
+        out.push_str(&format!(
+            "\n{} components at rest:\n\n| tool | wake-ups / s | supervisor RSS MiB | \
+             supervisor processes |\n|---|---|---|---|\n",
+            s.nodes
+        ));
+        for row in &s.rows {
+            let r = &row.runs[0];
+            out.push_str(&format!(
+                "| {} | {} | {:.1} | {} |\n",
+                row.tool.name(),
+                opt(r
+                    .wakeups_per_s
+                    .filter(|_| r.error.is_none())
+                    .map(|w| format!("{w:.2}"))),
+                r.usage.rss_kb as f64 / 1024.0,
+                r.usage.processes,
+            ));
+        }
+    }
+    if let Some(t) = tasks {
+        out.push_str(&format!(
+            "\ntasks10k (herald library, {} in-process tasks in a random DAG, ready at once): \
+             start until all ready {} ms median ({}–{}), {:.1} µs per component.\n",
+            t.components,
+            fmt_ms(t.total.p50),
+            fmt_ms(t.total.min),
+            fmt_ms(t.total.max),
+            t.total.p50 * 1000.0 / t.components as f64
+        ));
+    }
+    out
+}
+
+/// The in-process scenario's result.
+#[derive(Debug, Clone, Copy)]
+pub struct TasksResult {
+    /// Components.
+    pub components: usize,
+    /// Start until all ready, ms.
+    pub total: Summary,
+}
+
+/// A random DAG of `n` in-process tasks, each ready at once; each requires up to three
+/// earlier ones.
+pub fn tasks_stack(n: usize, seed: u64) -> herald::Stack {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut stack = herald::Stack::new();
+    for i in 0..n {
+        let mut deps = Vec::new();
+        if i > 0 {
+            for _ in 0..rng.usize(0..=3) {
+                let d = format!("t{}", rng.usize(0..i));
+                if !deps.contains(&d) {
+                    deps.push(d);
+                }
+            }
+        }
+        stack.add(
+            herald::ComponentSpec::new(format!("t{i}")).requires(deps),
+            herald::task(|ctx| async move {
+                ctx.ready();
+                ctx.stopped().await;
+                Ok(())
+            }),
+        );
+    }
+    stack
+}
+
+fn run_tasks(n: usize, reps: usize) -> TasksResult {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let mut totals = Vec::new();
+    for rep in 0..reps {
+        let stack = tasks_stack(n, rep as u64);
+        let ms = runtime.block_on(async {
+            let began = Instant::now();
+            let running = stack.start().expect("acyclic");
+            running.wait_all().await.expect("all ready");
+            let took = began.elapsed();
+            running.shutdown().await;
+            took.as_secs_f64() * 1000.0
+        });
+        totals.push(ms);
+    }
+    TasksResult {
+        components: n,
+        total: Summary::of(&totals).expect("samples"),
+    }
+}
+
+fn machine() -> Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpu
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string());
+    let read = |p: &str| {
+        std::fs::read_to_string(p)
+            .ok()
+            .map(|s| s.trim().to_string())
+    };
+    json!({
+        "nproc": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "cpu": model,
+        "kernel": read("/proc/sys/kernel/osrelease"),
+        "debian": read("/etc/debian_version"),
+    })
+}
+
+/// Whether `herald up` runs a stack here (the command may predate its runtime).
+pub fn herald_up_works(programs: &Programs, work: &Path) -> bool {
+    let dir = work.join("probe-herald-up");
+    let _ = std::fs::remove_dir_all(&dir);
+    if std::fs::create_dir_all(&dir).is_err() {
+        return false;
+    }
+    let s = Scenario::chain(1, Duration::ZERO);
+    let layout = Layout {
+        dir: dir.clone(),
+        port_base: 20900,
+    };
+    let Ok(mut started) = start(Tool::HeraldUp, programs, layout, &s) else {
+        return false;
+    };
+    let works = wait_ready(&mut started, 1, Duration::from_secs(5)).is_ok();
+    stop(started);
+    let _ = std::fs::remove_dir_all(&dir);
+    works
+}
+
+/// Runs the suite, prints the tables and writes the JSON.
+pub fn run(opts: &Options) -> Result<String, Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(&opts.work)?;
+    let scenarios: Vec<Scenario> = scenario::suite(opts.quick)
+        .into_iter()
+        .filter(|s| {
+            opts.only.is_empty() || opts.only.iter().any(|o| s.name.starts_with(o.as_str()))
+        })
+        .collect();
+    let mut results = Vec::new();
+    for s in &scenarios {
+        let big = s.nodes.len() >= 500;
+        let tools: Vec<Tool> = opts
+            .tools
+            .iter()
+            .copied()
+            .filter(|&t| t != Tool::SpawnOnly || (big && s.idle.is_none()))
+            .collect();
+        let critical_ms = s.critical_path().as_secs_f64() * 1000.0;
+        if s.idle.is_some() {
+            let rows = run_idle(opts, s, &tools)
+                .into_iter()
+                .map(|(tool, r)| Row {
+                    tool,
+                    runs: vec![r],
+                })
+                .collect();
+            results.push(ScenarioResult {
+                name: s.name.clone(),
+                nodes: s.nodes.len(),
+                critical_ms,
+                bound_ms: critical_ms,
+                idle: true,
+                rows,
+            });
+            continue;
+        }
+        let reps = opts.reps.unwrap_or(match (opts.quick, big) {
+            (true, true) => 1,
+            (true, false) => 3,
+            (false, true) => 3,
+            (false, false) => 7,
+        });
+        let mut rows: Vec<Row> = tools
+            .iter()
+            .map(|&tool| Row {
+                tool,
+                runs: Vec::new(),
+            })
+            .collect();
+        for rep in 0..reps {
+            for row in &mut rows {
+                let r = run_once(opts, s, row.tool, rep);
+                eprintln!(
+                    "{} {} #{rep}: {}",
+                    s.name,
+                    row.tool.name(),
+                    match (&r.error, r.total_ms) {
+                        (Some(e), _) => format!("failed: {e}"),
+                        (None, Some(t)) => format!("{t:.1} ms"),
+                        (None, None) => "no records".into(),
+                    }
+                );
+                row.runs.push(r);
+            }
+        }
+        let spawn_cost = rows
+            .iter()
+            .find(|r| r.tool == Tool::SpawnOnly)
+            .and_then(|r| r.total())
+            .map_or(0.0, |t| t.p50);
+        results.push(ScenarioResult {
+            name: s.name.clone(),
+            nodes: s.nodes.len(),
+            critical_ms,
+            bound_ms: critical_ms.max(spawn_cost),
+            idle: false,
+            rows,
+        });
+    }
+    let tasks = (opts.only.is_empty() || opts.only.iter().any(|o| o.starts_with("tasks")))
+        .then(|| run_tasks(10_000, if opts.quick { 3 } else { 7 }));
+    let table = markdown(&results, tasks.as_ref());
+    let report = json!({
+        "machine": machine(),
+        "quick": opts.quick,
+        "scenarios": results.iter().map(|s| json!({
+            "name": s.name,
+            "components": s.nodes,
+            "critical_path_ms": s.critical_ms,
+            "bound_ms": s.bound_ms,
+            "tools": s.rows.iter().map(|r| r.json(s.bound_ms)).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "tasks10k": tasks.map(|t| json!({
+            "components": t.components,
+            "total_ms": t.total.json(),
+            "per_component_us": t.total.p50 * 1000.0 / t.components as f64,
+        })),
+        "table": table,
+    });
+    std::fs::write(&opts.json, serde_json::to_string_pretty(&report)?)?;
+    Ok(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_stacks_are_valid_dags() {
+        let stack = tasks_stack(500, 1);
+        let graph = stack.graph().expect("acyclic");
+        assert_eq!(graph.len(), 500);
+        assert!(graph.edges().all(|e| e.from > e.to));
+    }
+
+    #[test]
+    fn the_table_shows_ratios_against_the_bound() {
+        let run = |total: f64| RunResult {
+            total_ms: Some(total),
+            handoffs_ms: vec![0.2, 0.4],
+            ..RunResult::default()
+        };
+        let results = [ScenarioResult {
+            name: "chain5-200ms".into(),
+            nodes: 5,
+            critical_ms: 1000.0,
+            bound_ms: 1000.0,
+            idle: false,
+            rows: vec![Row {
+                tool: Tool::Herald,
+                runs: vec![run(1010.0), run(1020.0), run(1030.0)],
+            }],
+        }];
+        let table = markdown(&results, None);
+        let row = table.lines().nth(2).unwrap();
+        assert_eq!(
+            row,
+            "| chain5-200ms (1000 ms) | herald (library) | 1020 (1010–1030) | 1.02 | \
+             0.30 / 0.40 | — | — | 0.00 | 0.0 | 3/3 |"
+        );
+    }
+}
