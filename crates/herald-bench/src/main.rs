@@ -2,8 +2,9 @@
 //!
 //! ```text
 //! herald-bench suite [--quick] [--reps N] [--tools a,b] [--only scenario,...]
-//!                    [--work DIR] [--json PATH] [--bin-dir DIR]
+//!                    [--work DIR] [--json PATH] [--bin-dir DIR] [--fixture PATH]
 //! herald-bench stack FILE --events PATH      # run a stack file through the library
+//! herald-bench spawn-floor [N [FIXTURE]]     # spawn to the fixture's main, nothing else
 //! ```
 
 use herald_bench::peers::{Programs, Tool};
@@ -12,7 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: herald-bench suite [--quick] [--reps N] [--tools a,b] \
-[--only scenario,...] [--work DIR] [--json PATH] [--bin-dir DIR]\n       \
+[--only scenario,...] [--work DIR] [--json PATH] [--bin-dir DIR] [--fixture PATH]\n       \
 herald-bench stack FILE --events PATH";
 
 fn main() -> ExitCode {
@@ -25,6 +26,7 @@ fn main() -> ExitCode {
             _ => Err(USAGE.into()),
         },
         Some("suite") => run_suite(&args[1..]),
+        Some("spawn-floor") => spawn_floor(&args[1..]),
         _ => Err(USAGE.into()),
     };
     match result {
@@ -45,6 +47,7 @@ fn run_suite(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     let mut only = Vec::new();
     let mut work = std::env::temp_dir().join(format!("herald-bench-{}", std::process::id()));
     let mut json = PathBuf::from("bench-results.json");
+    let mut fixture = None;
     let mut args = args.iter();
     while let Some(flag) = args.next() {
         let mut value = || args.next().cloned().ok_or(format!("{flag} needs a value"));
@@ -60,11 +63,12 @@ fn run_suite(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
             "--work" => work = value()?.into(),
             "--json" => json = value()?.into(),
             "--bin-dir" => bin_dir = value()?.into(),
+            "--fixture" => fixture = Some(PathBuf::from(value()?)),
             _ => return Err(USAGE.into()),
         }
     }
     let programs = Programs {
-        fixture: bin_dir.join("herald-fixture"),
+        fixture: fixture.unwrap_or_else(|| bin_dir.join("herald-fixture")),
         bench: me.clone(),
         herald: bin_dir.join("herald"),
     };
@@ -111,6 +115,46 @@ fn run_suite(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     let table = suite::run(&opts);
     let _ = std::fs::remove_dir_all(&work);
     println!("{}", table?);
+    Ok(())
+}
+
+/// The floor of any hand-off: from just before a spawn to the fixture's `main`, when the
+/// spawner does nothing else (posix_spawn, and fork+exec as with a `pre_exec` hook).
+fn spawn_floor(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
+    use std::os::unix::process::CommandExt;
+    let n: usize = args.first().map_or(Ok(50), |a| a.parse())?;
+    let me = std::env::current_exe()?;
+    let fixture = args
+        .get(1)
+        .map_or_else(|| me.with_file_name("herald-fixture"), PathBuf::from);
+    let dir = std::env::temp_dir().join(format!("herald-spawn-floor-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let record = dir.join("spawn");
+    for fork in [false, true] {
+        let mut samples = Vec::new();
+        for _ in 0..n {
+            let _ = std::fs::remove_file(&record);
+            let mut cmd = std::process::Command::new(&fixture);
+            cmd.args(["--via", "exit", "--record-spawn"]).arg(&record);
+            if fork {
+                // SAFETY: the hook does nothing.
+                unsafe { cmd.pre_exec(|| Ok(())) };
+            }
+            let t0 = herald_bench::procfs::monotonic_ns();
+            cmd.spawn()?.wait()?;
+            let at: u64 = std::fs::read_to_string(&record)?.trim().parse()?;
+            samples.push((at - t0) as f64 / 1e6);
+        }
+        let s = herald_bench::stats::Summary::of(&samples).ok_or("no samples")?;
+        println!(
+            "{}: spawn to main p50 {:.3} ms, min {:.3} ms, p99 {:.3} ms",
+            if fork { "fork+exec" } else { "posix_spawn" },
+            s.p50,
+            s.min,
+            s.p99
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
 

@@ -48,6 +48,9 @@ pub struct RunResult {
     pub handoffs_ms: Vec<f64>,
     /// Each component's readiness as herald learnt it after the fact.
     pub detection_ms: Vec<f64>,
+    /// herald only: its own part of each hand-off, from its event of the dependency being
+    /// ready to its event of the dependent being spawned (the spawn itself included).
+    pub engine_ms: Vec<f64>,
     /// Probes counted by every fixture.
     pub probes: u64,
     /// Probes counted by the first component (the shared dependency of fan50).
@@ -262,12 +265,30 @@ fn measure(started: &Started, s: &Scenario, result: &mut RunResult) {
         Tool::Herald => {
             let text =
                 std::fs::read_to_string(started.layout.dir.join("events.mono")).unwrap_or_default();
+            let mut ready_at = vec![None; s.nodes.len()];
+            let mut starting_at = vec![None; s.nodes.len()];
             for line in text.lines() {
                 let words: Vec<&str> = line.split(' ').collect();
-                if let [ns, name, "ready"] = words[..]
+                if let [ns, name, state] = words[..]
                     && let Ok(ns) = ns.parse::<i128>()
+                    && let Some(&i) = index.get(name)
                 {
-                    detected(name, ns);
+                    match state {
+                        "ready" => {
+                            ready_at[i] = Some(ns);
+                            detected(name, ns);
+                        }
+                        "starting" => starting_at[i] = Some(ns),
+                        _ => {}
+                    }
+                }
+            }
+            for (i, node) in s.nodes.iter().enumerate() {
+                let deps: Option<Vec<i128>> = node.deps().map(|d| ready_at[d]).collect();
+                if let (Some(deps), Some(start)) = (deps, starting_at[i])
+                    && let Some(&dep) = deps.iter().max()
+                {
+                    result.engine_ms.push((start - dep) as f64 / 1e6);
                 }
             }
         }
@@ -429,6 +450,7 @@ impl Row {
             "total_over_bound": total.filter(|_| bound_ms > 0.0).map(|s| s.p50 / bound_ms),
             "handoff_ms": self.pooled(|r| &r.handoffs_ms).map(|s| s.json()),
             "detection_ms": self.pooled(|r| &r.detection_ms).map(|s| s.json()),
+            "engine_handoff_ms": self.pooled(|r| &r.engine_ms).map(|s| s.json()),
             "probes_median": self.median_of(|r| r.probes as f64),
             "probes_first_median": self.median_of(|r| r.probes_first as f64),
             "supervisor_cpu_ms_median": self.median_of(|r| r.usage.cpu_ns as f64 / 1e6),
@@ -516,7 +538,12 @@ pub fn markdown(results: &[ScenarioResult], tasks: Option<&TasksResult>) -> Stri
                     fmt_ms(t.max)
                 ))),
                 opt(ratio),
-                opt(pair(row.pooled(|r| &r.handoffs_ms))),
+                opt(pair(row.pooled(|r| &r.handoffs_ms)).map(|h| {
+                    match row.pooled(|r| &r.engine_ms) {
+                        Some(e) => format!("{h} (engine {})", fmt_ms(e.p50)),
+                        None => h,
+                    }
+                })),
                 opt(pair(row.pooled(|r| &r.detection_ms))),
                 opt(probes),
                 opt(cpu.map(fmt_ms)),
