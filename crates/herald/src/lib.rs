@@ -75,6 +75,7 @@ mod graph;
 pub mod probe;
 pub mod process;
 mod readiness;
+mod restart;
 mod spec;
 mod stack;
 mod state;
