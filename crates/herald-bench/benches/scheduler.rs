@@ -85,7 +85,9 @@ fn start(bencher: divan::Bencher, delays: bool) {
         );
     }
     // A fresh runtime per sample, so no earlier sample's shutdown runs during this one.
+    // Counting the components makes divan report the cost per component too.
     bencher
+        .counter(divan::counter::ItemsCount::new(N))
         .with_inputs(|| (runtime(), stack(&dag, delays)))
         .bench_local_values(|(rt, stack)| {
             let running = rt.block_on(async move {

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! herald-bench suite [--quick] [--reps N] [--tools a,b] [--only scenario,...]
-//!                    [--work DIR] [--json PATH] [--bin-dir DIR] [--fixture PATH]
+//!                    [--work DIR] [--json PATH] [--bin-dir DIR] [--fixture PATH] [--keep]
 //! herald-bench stack FILE --events PATH      # run a stack file through the library
 //! herald-bench spawn-floor [N [FIXTURE]]     # spawn to the fixture's main, nothing else
 //! ```
@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: herald-bench suite [--quick] [--reps N] [--tools a,b] \
-[--only scenario,...] [--work DIR] [--json PATH] [--bin-dir DIR] [--fixture PATH]\n       \
+[--only scenario,...] [--work DIR] [--json PATH] [--bin-dir DIR] [--fixture PATH] [--keep]\n       \
 herald-bench stack FILE --events PATH";
 
 fn main() -> ExitCode {
@@ -48,11 +48,13 @@ fn run_suite(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     let mut work = std::env::temp_dir().join(format!("herald-bench-{}", std::process::id()));
     let mut json = PathBuf::from("bench-results.json");
     let mut fixture = None;
+    let mut keep = false;
     let mut args = args.iter();
     while let Some(flag) = args.next() {
         let mut value = || args.next().cloned().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
             "--quick" => quick = true,
+            "--keep" => keep = true,
             "--reps" => reps = Some(value()?.parse()?),
             "--tools" => {
                 let list = value()?;
@@ -67,11 +69,17 @@ fn run_suite(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
             _ => return Err(USAGE.into()),
         }
     }
+    let bin_dir = std::path::absolute(&bin_dir)?;
     let programs = Programs {
-        fixture: fixture.unwrap_or_else(|| bin_dir.join("herald-fixture")),
+        fixture: std::path::absolute(fixture.unwrap_or_else(|| bin_dir.join("herald-fixture")))?,
         bench: me.clone(),
         herald: bin_dir.join("herald"),
     };
+    for program in [&programs.fixture, &programs.herald] {
+        if !program.is_file() {
+            return Err(format!("{} is not built", program.display()).into());
+        }
+    }
     std::fs::create_dir_all(&work)?;
     let work = std::path::absolute(&work)?;
     let tools = match tools {
@@ -111,9 +119,12 @@ fn run_suite(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
         work: work.clone(),
         json,
         programs,
+        keep,
     };
     let table = suite::run(&opts);
-    let _ = std::fs::remove_dir_all(&work);
+    if !keep {
+        let _ = std::fs::remove_dir_all(&work);
+    }
     println!("{}", table?);
     Ok(())
 }

@@ -35,6 +35,8 @@ pub struct Options {
     pub json: PathBuf,
     /// The programs.
     pub programs: Programs,
+    /// Keep every run's folder (a failed run's is always kept).
+    pub keep: bool,
 }
 
 /// The measurements of one run.
@@ -335,7 +337,7 @@ fn run_once(opts: &Options, s: &Scenario, tool: Tool, rep: usize) -> RunResult {
             return result;
         }
     };
-    let limit = Duration::from_secs(if opts.quick { 40 } else { 60 });
+    let limit = Duration::from_secs(if s.nodes.len() >= 500 { 60 } else { 20 });
     if let Err(e) = wait_ready(&mut started, s.nodes.len(), limit) {
         result.error = Some(e);
     }
@@ -356,8 +358,9 @@ fn run_once(opts: &Options, s: &Scenario, tool: Tool, rep: usize) -> RunResult {
     measure(&measured, s, &mut result);
     if result.error.is_some() {
         result.total_ms = None;
+    } else if !opts.keep {
+        let _ = std::fs::remove_dir_all(dir);
     }
-    let _ = std::fs::remove_dir_all(dir);
     result
 }
 
@@ -459,6 +462,7 @@ impl Row {
             "wakeups_per_s": self.median_of(|r| r.wakeups_per_s.unwrap_or(0.0)),
             "rss_kib_at_rest": self.ok().map(|r| r.usage.rss_kb).max(),
             "leftovers": self.runs.iter().map(|r| r.leftovers).sum::<usize>(),
+            "early_starts": self.ok().flat_map(|r| &r.handoffs_ms).filter(|&&h| h < 0.0).count(),
         })
     }
 }
@@ -506,6 +510,12 @@ pub fn markdown(results: &[ScenarioResult], tasks: Option<&TasksResult>) -> Stri
         for row in &s.rows {
             let total = row.total();
             let ok = row.ok().count();
+            // Dependents that started before their dependency was ready.
+            let early = row
+                .ok()
+                .flat_map(|r| &r.handoffs_ms)
+                .filter(|&&h| h < 0.0)
+                .count();
             let ratio = total
                 .filter(|_| s.bound_ms > 0.0)
                 .map(|t| format!("{:.2}", t.p50 / s.bound_ms));
@@ -551,6 +561,10 @@ pub fn markdown(results: &[ScenarioResult], tasks: Option<&TasksResult>) -> Stri
                 ok,
                 row.runs.len(),
             ));
+            if early > 0 {
+                let last = out.len() - 2;
+                out.insert_str(last, &format!(", {early} started early"));
+            }
         }
     }
     for s in results.iter().filter(|s| s.idle) {
@@ -727,8 +741,8 @@ pub fn run(opts: &Options) -> Result<String, Box<dyn std::error::Error>> {
         let reps = opts.reps.unwrap_or(match (opts.quick, big) {
             (true, true) => 1,
             (true, false) => 3,
-            (false, true) => 3,
-            (false, false) => 7,
+            (false, true) => 2,
+            (false, false) => 5,
         });
         let mut rows: Vec<Row> = tools
             .iter()

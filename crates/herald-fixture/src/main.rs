@@ -141,9 +141,15 @@ fn monotonic_ns() -> u128 {
     ts.tv_sec as u128 * 1_000_000_000 + ts.tv_nsec as u128
 }
 
-/// Writes `text` to `path` atomically (a temporary file renamed over it).
+/// Writes `text` to `path` atomically (a temporary file renamed over it). The temporary file
+/// is named after the whole file name, so the ready record and the probe count, written by
+/// different threads, never share one.
 fn write_atomic(path: &PathBuf, text: &str) {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
     if std::fs::write(&tmp, text).is_ok() {
         let _ = std::fs::rename(&tmp, path);
     }

@@ -108,3 +108,31 @@ fn records_when_it_began_and_when_it_became_ready() {
         "spawned at {began}, ready at {became}"
     );
 }
+
+#[test]
+fn probes_counted_while_becoming_ready_do_not_lose_the_ready_record() {
+    // The probe count and the ready record are written by different threads at about the
+    // same moment; each must land in its own file.
+    for _ in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        let (record, count) = (dir.path().join("ready"), dir.path().join("count"));
+        let port = free_port();
+        let via = format!("tcp:{port}");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_herald-fixture"))
+            .args(["--via", &via, "--record"])
+            .arg(&record)
+            .arg("--count-probes")
+            .arg(&count)
+            .spawn()
+            .unwrap();
+        wait_for(Duration::from_secs(10), || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        wait_for(Duration::from_secs(5), || read_number(&record).is_some());
+        wait_for(Duration::from_secs(5), || {
+            read_number(&count).is_some_and(|n| n >= 1)
+        });
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
