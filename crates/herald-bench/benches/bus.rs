@@ -34,11 +34,14 @@ fn park(waiters: usize) -> Parked {
         let held = go.clone();
         stack.add(
             ComponentSpec::new("dependency"),
-            task(move |ctx| async move {
-                held.notified().await;
-                ctx.ready();
-                ctx.stopped().await;
-                Ok(())
+            task(move |ctx| {
+                let held = held.clone();
+                async move {
+                    held.notified().await;
+                    ctx.ready();
+                    ctx.stopped().await;
+                    Ok(())
+                }
             }),
         );
         let running = stack.start().expect("a valid graph");
