@@ -1,0 +1,106 @@
+#!/bin/sh
+# Measures the k3s-real stack started three ways, RUNS times each (default 5), from a fresh
+# data/ folder every time (so initdb runs every time), and prints medians:
+#
+#   herald       `herald up --detach` until it returns (every component ready or completed)
+#   one-by-one   ./one-by-one.sh: each daemon started in turn, polled every 100 ms until ready
+#   critical     the longest dependency chain of the components' own start times (spawn to
+#                ready, as herald measured them in the same run): no order of starts beats it
+#
+# and the readiness probes herald spent per component (from `status --json`).
+#
+#   examples/k3s-real/measure.sh
+#   RUNS=9 HERALD=target/release/herald examples/k3s-real/measure.sh
+#
+# Needs root, the daemons (run.sh installs them), curl and python3.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+RUNS=${RUNS:-5}
+if [ -z "${HERALD:-}" ]; then
+  (cd "$repo" && cargo build -q -p herald-cli)
+  HERALD="$repo/target/debug/herald"
+fi
+cd "$here"
+out=$(mktemp -d)
+cleanup() {
+  "$HERALD" down >/dev/null 2>&1 || true
+  rm -rf "$out"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+"$HERALD" graph --format json >"$out/graph.json"
+i=1
+while [ "$i" -le "$RUNS" ]; do
+  rm -rf data
+  t0=$(now_ms)
+  "$HERALD" up --detach >/dev/null
+  t1=$(now_ms)
+  "$HERALD" status --json >"$out/status-$i.json"
+  "$HERALD" down >/dev/null
+  echo "$((t1 - t0))" >"$out/herald-$i"
+
+  rm -rf data
+  ./one-by-one.sh >"$out/one-by-one-$i.txt"
+  echo "run $i: herald $((t1 - t0)) ms, one-by-one $(awk '/all ready/ {print $3}' "$out/one-by-one-$i.txt") ms" >&2
+  i=$((i + 1))
+done
+rm -rf data
+
+python3 - "$out" "$RUNS" <<'EOF'
+import json, statistics, sys
+out, runs = sys.argv[1], int(sys.argv[2])
+graph = json.load(open(f"{out}/graph.json"))
+deps = {}
+for edge in graph["edges"]:
+    if edge["kind"] in ("requires", "binds_to", "wants"):
+        deps.setdefault(edge["from"], []).append(edge["to"])
+
+def rows(status):
+    if isinstance(status, dict):
+        status = status.get("components", status)
+    if isinstance(status, dict):
+        return [dict(row, name=name) for name, row in status.items()]
+    return status
+
+def millis(row, *keys):
+    for key in keys:
+        value = row.get(key)
+        if isinstance(value, (int, float)):
+            return float(value)
+    return 0.0
+
+herald, sequential, critical, chains = [], [], [], []
+probes = {}
+for i in range(1, runs + 1):
+    herald.append(float(open(f"{out}/herald-{i}").read()))
+    for line in open(f"{out}/one-by-one-{i}.txt"):
+        if line.startswith("all ready"):
+            sequential.append(float(line.split()[2]))
+    status = {row["name"]: row for row in rows(json.load(open(f"{out}/status-{i}.json")))}
+    own = {n: millis(r, "time_to_ready_ms", "ready_ms") for n, r in status.items()}
+    memo = {}
+    def chain(n):
+        if n not in memo:
+            best = max((chain(d) for d in deps.get(n, [])), key=lambda c: c[0], default=(0.0, []))
+            memo[n] = (best[0] + own.get(n, 0.0), best[1] + [n])
+        return memo[n]
+    longest = max((chain(n) for n in status), key=lambda c: c[0])
+    critical.append(longest[0])
+    chains.append(" -> ".join(longest[1]))
+    for n, r in status.items():
+        probes.setdefault(n, []).append(int(millis(r, "probes", "probes_spent")))
+
+med = statistics.median
+print(f"medians of {runs} runs, fresh data/ each time")
+print(f"  herald up --detach   {med(herald):7.0f} ms")
+print(f"  one-by-one.sh        {med(sequential):7.0f} ms   ({med(sequential) / med(herald):.2f}x herald)")
+print(f"  critical path        {med(critical):7.0f} ms   (herald / critical path = {med(herald) / med(critical):.2f})")
+print(f"  longest chain        {max(set(chains), key=chains.count)}")
+print("readiness probes herald spent (median per run)")
+for n in status:
+    print(f"  {n:20} {med(probes[n]):4.0f}")
+EOF
