@@ -37,10 +37,10 @@ i=1
 while [ "$i" -le "$RUNS" ]; do
   rm -rf data
   t0=$(now_ms)
-  "$HERALD" up --detach >/dev/null
+  "$HERALD" up --detach >/dev/null 2>&1
   t1=$(now_ms)
   "$HERALD" status --json >"$out/status-$i.json"
-  "$HERALD" down >/dev/null
+  "$HERALD" down >/dev/null 2>&1
   echo "$((t1 - t0))" >"$out/herald-$i"
 
   rm -rf data
@@ -59,13 +59,6 @@ for edge in graph["edges"]:
     if edge["kind"] in ("requires", "binds_to", "wants"):
         deps.setdefault(edge["from"], []).append(edge["to"])
 
-def rows(status):
-    if isinstance(status, dict):
-        status = status.get("components", status)
-    if isinstance(status, dict):
-        return [dict(row, name=name) for name, row in status.items()]
-    return status
-
 def millis(row, *keys):
     for key in keys:
         value = row.get(key)
@@ -75,32 +68,35 @@ def millis(row, *keys):
 
 herald, sequential, critical, chains = [], [], [], []
 probes = {}
-for i in range(1, runs + 1):
-    herald.append(float(open(f"{out}/herald-{i}").read()))
-    for line in open(f"{out}/one-by-one-{i}.txt"):
-        if line.startswith("all ready"):
-            sequential.append(float(line.split()[2]))
-    status = {row["name"]: row for row in rows(json.load(open(f"{out}/status-{i}.json")))}
-    own = {n: millis(r, "time_to_ready_ms", "ready_ms") for n, r in status.items()}
+
+def longest(own):
     memo = {}
     def chain(n):
         if n not in memo:
             best = max((chain(d) for d in deps.get(n, [])), key=lambda c: c[0], default=(0.0, []))
             memo[n] = (best[0] + own.get(n, 0.0), best[1] + [n])
         return memo[n]
-    longest = max((chain(n) for n in status), key=lambda c: c[0])
-    critical.append(longest[0])
-    chains.append(" -> ".join(longest[1]))
+    return max((chain(n) for n in own), key=lambda c: c[0])
+
+for i in range(1, runs + 1):
+    herald.append(float(open(f"{out}/herald-{i}").read()))
+    for line in open(f"{out}/one-by-one-{i}.txt"):
+        if line.startswith("all ready"):
+            sequential.append(float(line.split()[2]))
+    status = {row["name"]: row for row in json.load(open(f"{out}/status-{i}.json"))}
+    total, names = longest({n: millis(r, "time_to_ready_ms") for n, r in status.items()})
+    critical.append(total)
+    chains.append(" -> ".join(names))
     for n, r in status.items():
-        probes.setdefault(n, []).append(int(millis(r, "probes", "probes_spent")))
+        probes.setdefault(n, []).append(int(millis(r, "probes")))
 
 med = statistics.median
 print(f"medians of {runs} runs, fresh data/ each time")
-print(f"  herald up --detach   {med(herald):7.0f} ms")
-print(f"  one-by-one.sh        {med(sequential):7.0f} ms   ({med(sequential) / med(herald):.2f}x herald)")
-print(f"  critical path        {med(critical):7.0f} ms   (herald / critical path = {med(herald) / med(critical):.2f})")
-print(f"  longest chain        {max(set(chains), key=chains.count)}")
-print("readiness probes herald spent (median per run)")
+print(f"  herald up --detach          {med(herald):6.0f} ms")
+print(f"  one-by-one.sh               {med(sequential):6.0f} ms   {med(sequential) / med(herald):.2f} x herald")
+print(f"  critical path               {med(critical):6.0f} ms   herald = {med(herald) / med(critical):.2f} x this")
+print(f"  longest chain: {max(set(chains), key=chains.count)}")
+print("readiness probes herald spent per component (median of the runs)")
 for n in status:
-    print(f"  {n:20} {med(probes[n]):4.0f}")
+    print(f"  {n:20} {med(probes[n]):3.0f}")
 EOF
