@@ -106,12 +106,20 @@ struct Run {
 
 impl Run {
     fn new() -> Run {
+        // The postgres user must reach its folders and herald's notify socket: the copy goes
+        // where every user may pass.
+        use std::os::unix::fs::PermissionsExt;
+        let passable = |dir: &Path| {
+            dir.ancestors()
+                .all(|d| std::fs::metadata(d).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
+        };
+        let base = Some(std::env::temp_dir())
+            .filter(|d| passable(d))
+            .unwrap_or_else(|| PathBuf::from("/tmp"));
         let tmp = tempfile::Builder::new()
             .prefix("herald-k3s-real-")
-            .tempdir()
+            .tempdir_in(base)
             .unwrap();
-        // The postgres user must reach its folders and herald's notify socket.
-        use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let dir = tmp.path().to_path_buf();
         copy_example(&dir);
