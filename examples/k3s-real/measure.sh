@@ -1,6 +1,8 @@
 #!/bin/sh
-# Measures the k3s-real stack started three ways, RUNS times each (default 5), from a fresh
-# data/ folder every time (so initdb runs every time), and prints medians:
+# Measures the k3s-real stack started three ways, RUNS times each (default 5), and prints
+# medians. Each run starts from an empty data/ folder (cold: initdb runs every time), or with
+# WARM=1 from the data/ a first run left (initdb finds its cluster and returns at once;
+# etcd, postgres and containerd reopen their data):
 #
 #   herald       `herald up --detach` until it returns (every component ready or completed)
 #   one-by-one   ./one-by-one.sh: each daemon started in turn, polled every 100 ms until ready
@@ -10,13 +12,14 @@
 # and the readiness probes herald spent per component (from `status --json`).
 #
 #   examples/k3s-real/measure.sh
-#   RUNS=9 HERALD=target/release/herald examples/k3s-real/measure.sh
+#   WARM=1 RUNS=9 HERALD=target/release/herald examples/k3s-real/measure.sh
 #
 # Needs root, the daemons (run.sh installs them), curl and python3.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 RUNS=${RUNS:-5}
+WARM=${WARM:-}
 if [ -z "${HERALD:-}" ]; then
   (cd "$repo" && cargo build -q -p herald-cli)
   HERALD="$repo/target/debug/herald"
@@ -32,10 +35,19 @@ trap 'exit 130' INT TERM
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
+fresh() {
+  if [ -z "$WARM" ]; then rm -rf data; fi
+}
+
 "$HERALD" graph --format json >"$out/graph.json"
+rm -rf data
+if [ -n "$WARM" ]; then
+  "$HERALD" up --detach >/dev/null 2>&1
+  "$HERALD" down >/dev/null 2>&1
+fi
 i=1
 while [ "$i" -le "$RUNS" ]; do
-  rm -rf data
+  fresh
   t0=$(now_ms)
   "$HERALD" up --detach >/dev/null 2>&1
   t1=$(now_ms)
@@ -43,16 +55,16 @@ while [ "$i" -le "$RUNS" ]; do
   "$HERALD" down >/dev/null 2>&1
   echo "$((t1 - t0))" >"$out/herald-$i"
 
-  rm -rf data
+  fresh
   ./one-by-one.sh >"$out/one-by-one-$i.txt"
   echo "run $i: herald $((t1 - t0)) ms, one-by-one $(awk '/all ready/ {print $3}' "$out/one-by-one-$i.txt") ms" >&2
   i=$((i + 1))
 done
 rm -rf data
 
-python3 - "$out" "$RUNS" <<'EOF'
+python3 - "$out" "$RUNS" "${WARM:+warm}" <<'EOF'
 import json, statistics, sys
-out, runs = sys.argv[1], int(sys.argv[2])
+out, runs, warm = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "warm"
 graph = json.load(open(f"{out}/graph.json"))
 deps = {}
 for edge in graph["edges"]:
@@ -91,7 +103,7 @@ for i in range(1, runs + 1):
         probes.setdefault(n, []).append(int(millis(r, "probes")))
 
 med = statistics.median
-print(f"medians of {runs} runs, fresh data/ each time")
+print(f"medians of {runs} runs, " + ("warm: data/ kept from a first run" if warm else "cold: empty data/ each time"))
 print(f"  herald up --detach          {med(herald):6.0f} ms")
 print(f"  one-by-one.sh               {med(sequential):6.0f} ms   {med(sequential) / med(herald):.2f} x herald")
 print(f"  critical path               {med(critical):6.0f} ms   herald = {med(herald) / med(critical):.2f} x this")
