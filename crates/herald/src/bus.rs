@@ -220,10 +220,14 @@ impl Bus {
     pub(crate) fn update(&self, idx: usize, change: impl FnOnce(&mut Status)) {
         let mut subscribers = self.subscribers.lock().expect("event subscribers");
         let mut event = None;
-        self.senders[idx].send_modify(|status| {
-            let before = status.state;
+        self.senders[idx].send_if_modified(|status| {
+            let before = status.clone();
             change(status);
-            if status.state != before {
+            if *status == before {
+                // Nothing changed: wake no waiter.
+                return false;
+            }
+            if status.state != before.state {
                 status.since = tokio::time::Instant::now().into_std();
                 event = Some(Event {
                     time: SystemTime::now(),
@@ -234,6 +238,7 @@ impl Bus {
                     error: status.error.clone(),
                 });
             }
+            true
         });
         if let Some(event) = event {
             subscribers.retain(|tx| tx.send(event.clone()).is_ok());

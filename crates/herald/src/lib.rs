@@ -29,6 +29,18 @@
 //!
 //! Nothing in the engine polls: it is driven by signals, exits, timers and controls.
 //!
+//! # Components
+//!
+//! - In-process tasks ([`task`]): an async function that receives a [`Context`], marks itself
+//!   ready, reads other components' signals and sees its stop as a cancellation.
+//! - Child processes ([`Process`], built by a [`ProcessHost`] that one stack's processes
+//!   share): each in its own process group, its output captured to per-component logs, its
+//!   readiness from `READY=1` on the stack's notify socket, a log line, or [`probe`]s (tcp,
+//!   http, exec, file, unix socket, gRPC health) built from its [`ReadySpec`] by
+//!   [`probes_for`]. Children never outlive herald, even when herald is killed.
+//!
+//! Both live in one graph; the engine does not care which is which.
+//!
 //! # Example
 //!
 //! ```
@@ -75,6 +87,7 @@ mod graph;
 pub mod probe;
 pub mod process;
 mod readiness;
+mod restart;
 mod spec;
 mod stack;
 mod state;

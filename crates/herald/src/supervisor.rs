@@ -7,12 +7,11 @@
 use crate::bus::Bus;
 use crate::component::{Context, RunReport};
 use crate::readiness::{Window, judge};
+use crate::restart::{Restarts, Verdict};
 use crate::{
-    Backoff, Component, ComponentSpec, EdgeKind, Failure, Graph, Kind, ReadinessError,
-    RestartPolicy, State, Status,
+    Component, ComponentSpec, EdgeKind, Failure, Graph, Kind, ReadinessError, State, Status,
 };
 use futures_util::future::select_all;
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -71,8 +70,7 @@ pub(crate) struct Supervisor {
 /// What a supervisor's loop carries from one start to the next.
 struct Loop {
     control: mpsc::UnboundedReceiver<Control>,
-    backoff: Backoff,
-    failures: VecDeque<Instant>,
+    restarts: Restarts,
     replies: Vec<oneshot::Sender<()>>,
     /// False once every control sender is gone, so a closed channel is not read in a loop.
     open: bool,
@@ -131,8 +129,7 @@ impl Supervisor {
     pub(crate) async fn run(self, control: mpsc::UnboundedReceiver<Control>) {
         let mut lp = Loop {
             control,
-            backoff: Backoff::new(self.spec.restart_backoff),
-            failures: VecDeque::new(),
+            restarts: Restarts::new(&self.spec),
             replies: Vec::new(),
             open: true,
         };
@@ -259,8 +256,7 @@ impl Supervisor {
             lp.replies.push(control.done);
             match control.op {
                 Op::Start | Op::Restart => {
-                    lp.backoff.reset();
-                    lp.failures.clear();
+                    lp.restarts.reset();
                     return Next::Start;
                 }
                 Op::Stop => {
@@ -408,7 +404,7 @@ impl Supervisor {
                 }
                 _ = &mut stable, if !settled => {
                     settled = true;
-                    lp.backoff.reset();
+                    lp.restarts.stable();
                 }
                 changed = run.report.changed() => {
                     if changed.is_err() {
@@ -513,7 +509,7 @@ impl Supervisor {
                 self.set_down(State::Stopped, None);
                 return Next::Start;
             }
-            End::Exited if self.spec.restart != RestartPolicy::Always => {
+            End::Exited if !lp.restarts.after_clean_exit() => {
                 self.set_down(State::Stopped, None);
                 return Next::Park;
             }
@@ -526,28 +522,19 @@ impl Supervisor {
         };
 
         if let Some(mut error) = error {
-            let now = Instant::now();
-            let limit = self.spec.start_limit;
-            lp.failures.push_back(now);
-            while lp
-                .failures
-                .front()
-                .is_some_and(|&t| now.duration_since(t) > limit.interval)
-            {
-                lp.failures.pop_front();
-            }
-            let over_limit = lp.failures.len() > limit.burst as usize;
-            if self.spec.restart == RestartPolicy::No || over_limit {
-                if over_limit {
-                    error.reason = format!(
-                        "{} (start limit reached: {} failed starts within {})",
-                        error.reason,
-                        lp.failures.len(),
-                        crate::format_duration(limit.interval)
-                    );
+            match lp.restarts.failed(Instant::now()) {
+                Verdict::Retry => {}
+                verdict => {
+                    if let Verdict::Limited(count) = verdict {
+                        let window = crate::format_duration(lp.restarts.window());
+                        error.reason = format!(
+                            "{} (start limit reached: {count} failed starts within {window})",
+                            error.reason
+                        );
+                    }
+                    self.set_down(State::Failed, Some(error));
+                    return Next::Park;
                 }
-                self.set_down(State::Failed, Some(error));
-                return Next::Park;
             }
             let error = Arc::new(error);
             self.set(State::Restarting, |s| {
@@ -562,7 +549,7 @@ impl Supervisor {
             });
         }
 
-        let delay = lp.backoff.next_delay().unwrap_or_default();
+        let delay = lp.restarts.delay();
         tokio::select! {
             _ = tokio::time::sleep(delay) => Next::Start,
             _ = self.stop_requested() => Next::Exit,

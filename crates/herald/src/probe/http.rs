@@ -226,15 +226,11 @@ impl Probe for HttpProbe {
     }
 
     fn probe(&self) -> BoxFuture<'_, Result<(), String>> {
-        Box::pin(async move {
-            match tokio::time::timeout(self.timeout, self.attempt()).await {
-                Ok(result) => result,
-                Err(_) => Err(format!(
-                    "no answer within {}",
-                    crate::format_duration(self.timeout)
-                )),
-            }
-        })
+        Box::pin(super::bounded(
+            self.timeout,
+            "no answer within",
+            self.attempt(),
+        ))
     }
 }
 

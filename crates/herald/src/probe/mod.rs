@@ -183,6 +183,18 @@ fn resolve(path: &Path, base_dir: &Path) -> Result<PathBuf, InvalidProbe> {
     Ok(base_dir.join(path))
 }
 
+/// One attempt bounded by `limit`: its own result, or `"{overrun} {limit}"` when it runs over.
+pub(crate) async fn bounded(
+    limit: std::time::Duration,
+    overrun: &str,
+    attempt: impl std::future::Future<Output = Result<(), String>>,
+) -> Result<(), String> {
+    match tokio::time::timeout(limit, attempt).await {
+        Ok(result) => result,
+        Err(_) => Err(format!("{overrun} {}", crate::format_duration(limit))),
+    }
+}
+
 /// An I/O error as a short reason: `connection refused`, not `Connection refused (os error 111)`.
 pub(crate) fn io_reason(error: &std::io::Error) -> String {
     let text = io_reason_text(&error.to_string());

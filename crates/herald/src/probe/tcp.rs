@@ -50,16 +50,17 @@ impl Probe for TcpProbe {
     }
 
     fn probe(&self) -> BoxFuture<'_, Result<(), String>> {
-        Box::pin(async move {
-            match tokio::time::timeout(self.connect_timeout, TcpStream::connect(&self.addr)).await {
-                Ok(Ok(_stream)) => Ok(()),
-                Ok(Err(e)) => Err(io_reason(&e)),
-                Err(_) => Err(format!(
-                    "connect timed out after {}",
-                    crate::format_duration(self.connect_timeout)
-                )),
-            }
-        })
+        let connect = async {
+            TcpStream::connect(&self.addr)
+                .await
+                .map(drop)
+                .map_err(|e| io_reason(&e))
+        };
+        Box::pin(super::bounded(
+            self.connect_timeout,
+            "connect timed out after",
+            connect,
+        ))
     }
 }
 

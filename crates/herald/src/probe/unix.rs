@@ -48,17 +48,17 @@ impl Probe for UnixProbe {
     }
 
     fn probe(&self) -> BoxFuture<'_, Result<(), String>> {
-        Box::pin(async move {
-            match tokio::time::timeout(self.connect_timeout, UnixStream::connect(&self.path)).await
-            {
-                Ok(Ok(_stream)) => Ok(()),
-                Ok(Err(e)) => Err(io_reason(&e)),
-                Err(_) => Err(format!(
-                    "connect timed out after {}",
-                    crate::format_duration(self.connect_timeout)
-                )),
-            }
-        })
+        let connect = async {
+            UnixStream::connect(&self.path)
+                .await
+                .map(drop)
+                .map_err(|e| io_reason(&e))
+        };
+        Box::pin(super::bounded(
+            self.connect_timeout,
+            "connect timed out after",
+            connect,
+        ))
     }
 }
 
