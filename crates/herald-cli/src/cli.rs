@@ -167,6 +167,11 @@ pub struct UpArgs {
     /// was blocked (exit 1), leaving the stack running in the background
     #[arg(short = 'd', long)]
     pub detach: bool,
+
+    /// Internal: run as the background supervisor of `up --detach`, writing one byte to this
+    /// file descriptor once the control socket listens
+    #[arg(long, value_name = "FD", hide = true, conflicts_with = "detach")]
+    pub supervise_fd: Option<i32>,
 }
 
 /// `herald wait`.

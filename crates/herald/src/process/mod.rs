@@ -128,6 +128,21 @@ impl ProcessHost {
         })
     }
 
+    /// Every problem [`ProcessHost::process`] would find in `spec` (an empty or missing
+    /// command, an unknown `stop_signal`, a bad `ready.log` regular expression), all at once.
+    /// Needs no host and no runtime, so a front end can check a stack file without starting
+    /// anything.
+    pub fn validate(spec: &ComponentSpec) -> Vec<ConfigProblem> {
+        [
+            check_command(spec).err(),
+            stop_signal(spec).err(),
+            log_pattern(spec).err(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
     /// Validates the spec (a non-empty command, a known `stop_signal`, a valid `ready.log`
     /// regular expression) and builds its component. `probes` are the outside checks
     /// (`tcp`, `http`, ...) that must pass besides the process's own signal.
@@ -136,31 +151,9 @@ impl ProcessHost {
         spec: &ComponentSpec,
         probes: Vec<Arc<dyn Probe>>,
     ) -> Result<Process, ConfigProblem> {
-        let invalid = |field: &str, reason: String| ConfigProblem::Invalid {
-            component: spec.name.clone(),
-            field: field.to_string(),
-            reason,
-        };
-        match spec.command.first() {
-            None => return Err(invalid("command", "must name a program to run".into())),
-            Some(program) if program.is_empty() => {
-                return Err(invalid("command", "the program name is empty".into()));
-            }
-            Some(_) => {}
-        }
-        let stop_signal = signals::parse_signal(&spec.stop_signal).ok_or_else(|| {
-            invalid(
-                "stop_signal",
-                format!("unknown signal {:?} (try \"SIGTERM\")", spec.stop_signal),
-            )
-        })?;
-        let log = match &spec.ready.log {
-            Some(pattern) => Some(
-                regex::bytes::Regex::new(pattern)
-                    .map_err(|e| invalid("ready.log", format!("bad regular expression: {e}")))?,
-            ),
-            None => None,
-        };
+        check_command(spec)?;
+        let stop_signal = stop_signal(spec)?;
+        let log = log_pattern(spec)?;
         Ok(Process::from_inner(child::Inner {
             host: self.clone(),
             name: Arc::from(spec.name.as_str()),
@@ -194,5 +187,73 @@ impl ProcessHost {
     /// socket.
     pub fn notify_socket(&self) -> &Path {
         &self.inner.notify_path
+    }
+}
+
+fn invalid(spec: &ComponentSpec, field: &str, reason: String) -> ConfigProblem {
+    ConfigProblem::Invalid {
+        component: spec.name.clone(),
+        field: field.to_string(),
+        reason,
+    }
+}
+
+/// The command names a program.
+fn check_command(spec: &ComponentSpec) -> Result<(), ConfigProblem> {
+    match spec.command.first() {
+        None => Err(invalid(
+            spec,
+            "command",
+            "must name a program to run".into(),
+        )),
+        Some(program) if program.is_empty() => {
+            Err(invalid(spec, "command", "the program name is empty".into()))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+/// The number of the stop signal.
+fn stop_signal(spec: &ComponentSpec) -> Result<i32, ConfigProblem> {
+    signals::parse_signal(&spec.stop_signal).ok_or_else(|| {
+        invalid(
+            spec,
+            "stop_signal",
+            format!("unknown signal {:?} (try \"SIGTERM\")", spec.stop_signal),
+        )
+    })
+}
+
+/// The compiled `ready.log` expression, if any.
+fn log_pattern(spec: &ComponentSpec) -> Result<Option<regex::bytes::Regex>, ConfigProblem> {
+    spec.ready
+        .log
+        .as_deref()
+        .map(|pattern| {
+            regex::bytes::Regex::new(pattern)
+                .map_err(|e| invalid(spec, "ready.log", format!("bad regular expression: {e}")))
+        })
+        .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validate_reports_every_problem_without_a_host() {
+        let mut spec = ComponentSpec::new("web");
+        spec.stop_signal = "SIGNOPE".into();
+        spec.ready.log = Some("(unclosed".into());
+        let fields: Vec<String> = ProcessHost::validate(&spec)
+            .into_iter()
+            .map(|p| match p {
+                ConfigProblem::Invalid { field, .. } => field,
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(fields, ["command", "stop_signal", "ready.log"]);
+        let fine = ComponentSpec::new("web").command(["true"]);
+        assert!(ProcessHost::validate(&fine).is_empty());
     }
 }

@@ -1,0 +1,114 @@
+//! `herald status`: one row per component of the running stack. Not running: exit 1.
+
+use super::super::progress::seconds;
+use super::super::protocol::{Reply, Request, Row};
+use super::{connect, fail, say_not_running};
+use crate::stackfile::StackFile;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Runs `herald status`.
+pub fn run(stack: &StackFile, json: bool) -> anyhow::Result<ExitCode> {
+    let Some(mut client) = connect(stack)? else {
+        say_not_running(stack);
+        return Ok(ExitCode::from(super::FAILURE));
+    };
+    match client.ask(&Request::Status)? {
+        Reply::Status { components, .. } => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&components)?);
+            } else {
+                print!("{}", table(&components));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        other => Ok(fail(other)),
+    }
+}
+
+fn millis(ms: Option<u64>) -> String {
+    ms.map_or_else(|| "-".into(), |ms| seconds(Duration::from_millis(ms)))
+}
+
+/// The rows as an aligned table with a header.
+pub fn table(rows: &[Row]) -> String {
+    let header = [
+        "NAME",
+        "STATE",
+        "PID",
+        "UPTIME",
+        "READY IN",
+        "RESTARTS",
+        "LAST ERROR",
+    ];
+    let mut cells: Vec<[String; 7]> = vec![header.map(str::to_string)];
+    for row in rows {
+        cells.push([
+            row.name.clone(),
+            row.state.to_string(),
+            row.pid.map_or_else(|| "-".into(), |p| p.to_string()),
+            millis(row.uptime_ms),
+            millis(row.time_to_ready_ms),
+            row.restarts.to_string(),
+            row.last_error.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    let mut widths = [0usize; 7];
+    for line in &cells {
+        for (i, cell) in line.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for line in &cells {
+        let mut text = String::new();
+        for (i, cell) in line.iter().enumerate() {
+            if i + 1 == line.len() {
+                text.push_str(cell);
+            } else {
+                text.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+            }
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use herald::State;
+
+    #[test]
+    fn the_table_is_aligned() {
+        let row = |name: &str, state, pid| Row {
+            name: name.into(),
+            state,
+            pid,
+            uptime_ms: pid.map(|_| 1500),
+            waited_ms: None,
+            time_to_ready_ms: Some(200),
+            restarts: 0,
+            last_error: None,
+            error: None,
+        };
+        let text = table(&[
+            row("etcd", State::Ready, Some(42)),
+            row("certs", State::Completed, None),
+        ]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "NAME   STATE      PID  UPTIME  READY IN  RESTARTS  LAST ERROR"
+        );
+        assert_eq!(
+            lines[1],
+            "etcd   ready      42   1.5 s   0.2 s     0         -"
+        );
+        assert_eq!(
+            lines[2],
+            "certs  completed  -    -       0.2 s     0         -"
+        );
+    }
+}

@@ -1,0 +1,90 @@
+//! The commands' side of the control socket: blocking, one JSON line each way.
+
+use super::super::protocol::{Reply, Request};
+use anyhow::{Context, bail};
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+/// A connection to a live supervisor.
+#[derive(Debug)]
+pub struct Client {
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+    path: PathBuf,
+}
+
+impl Client {
+    /// Connects to the supervisor listening on `path`; `None` when nobody listens (no socket
+    /// file, or a stale one).
+    pub fn connect(path: &Path) -> anyhow::Result<Option<Client>> {
+        match UnixStream::connect(path) {
+            Ok(stream) => {
+                let writer = stream.try_clone()?;
+                Ok(Some(Client {
+                    reader: BufReader::new(stream),
+                    writer,
+                    path: path.to_path_buf(),
+                }))
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e).with_context(|| format!("cannot connect to {}", path.display())),
+        }
+    }
+
+    /// The socket's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Sends one request.
+    pub fn send(&mut self, request: &Request) -> anyhow::Result<()> {
+        let mut line = serde_json::to_string(request)?;
+        line.push('\n');
+        self.writer
+            .write_all(line.as_bytes())
+            .with_context(|| format!("cannot write to {}", self.path.display()))
+    }
+
+    /// The next reply; `None` once the supervisor closed the connection.
+    pub fn recv(&mut self) -> anyhow::Result<Option<Reply>> {
+        let mut line = String::new();
+        let read = self
+            .reader
+            .read_line(&mut line)
+            .with_context(|| format!("cannot read from {}", self.path.display()))?;
+        if read == 0 {
+            return Ok(None);
+        }
+        let reply = serde_json::from_str(&line).with_context(|| {
+            format!("a bad reply from {}: {}", self.path.display(), line.trim())
+        })?;
+        Ok(Some(reply))
+    }
+
+    /// Sends a request and reads its reply.
+    pub fn ask(&mut self, request: &Request) -> anyhow::Result<Reply> {
+        self.send(request)?;
+        match self.recv()? {
+            Some(Reply::Error { message }) => bail!("{message}"),
+            Some(reply) => Ok(reply),
+            None => bail!(
+                "the supervisor closed {} without answering",
+                self.path.display()
+            ),
+        }
+    }
+
+    /// Waits until the supervisor closes the connection (it exits).
+    pub fn wait_closed(&mut self) {
+        let mut sink = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut self.reader, &mut sink);
+    }
+}

@@ -1,0 +1,131 @@
+//! The control socket `<state_dir>/control.sock`: how a running stack is found and driven.
+//!
+//! - [`claim`]: a supervisor takes the state folder (an exclusive lock on `herald.lock`, which
+//!   also records its pid), then the socket: a socket file nobody listens on (left by a
+//!   killed herald) is removed and bound afresh, never trusted;
+//! - [`client`]: the commands' side, blocking, one JSON line per request and reply;
+//! - [`server`]: the supervisor's side, serving each connection on its own task.
+//!
+//! The state folder is created with mode 0700 and the socket gets mode 0600; the server also
+//! refuses peers of another user.
+
+pub mod client;
+pub mod server;
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, Write};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// The control socket of a state folder.
+pub fn socket_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("control.sock")
+}
+
+/// The lock file a live supervisor holds.
+fn lock_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("herald.lock")
+}
+
+/// Creates the state folder (mode 0700 for the folders it creates).
+pub fn create_state_dir(state_dir: &Path) -> io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(state_dir)
+        .map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot create {}: {e}", state_dir.display()),
+            )
+        })
+}
+
+/// The state folder, held by this supervisor for as long as it lives.
+#[derive(Debug)]
+pub struct Claimed {
+    /// The bound control socket.
+    pub listener: std::os::unix::net::UnixListener,
+    /// The socket's path.
+    pub path: PathBuf,
+    _lock: File,
+}
+
+/// What [`claim`] found.
+#[derive(Debug)]
+pub enum Claim {
+    /// The folder and its socket are ours.
+    Claimed(Claimed),
+    /// Another supervisor holds them.
+    Running {
+        /// Its pid, if known.
+        pid: Option<u32>,
+    },
+}
+
+/// Takes the state folder for a new supervisor: creates it, locks `herald.lock` (writing our
+/// pid into it), and binds the control socket, replacing a stale one. Another live
+/// supervisor gives [`Claim::Running`].
+pub fn claim(state_dir: &Path) -> io::Result<Claim> {
+    create_state_dir(state_dir)?;
+    let lock_path = lock_path(state_dir);
+    let mut lock = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot open {}: {e}", lock_path.display()),
+            )
+        })?;
+    match rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::WOULDBLOCK) => {
+            let mut text = String::new();
+            let _ = lock.read_to_string(&mut text);
+            return Ok(Claim::Running {
+                pid: text.trim().parse().ok(),
+            });
+        }
+        Err(e) => {
+            return Err(io::Error::new(
+                io::Error::from(e).kind(),
+                format!("cannot lock {}: {e}", lock_path.display()),
+            ));
+        }
+    }
+    lock.set_len(0)?;
+    lock.rewind()?;
+    writeln!(lock, "{}", std::process::id())?;
+
+    let path = socket_path(state_dir);
+    if std::os::unix::net::UnixStream::connect(&path).is_ok() {
+        // Someone listens although the lock was free: a supervisor that does not lock.
+        return Ok(Claim::Running { pid: None });
+    }
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(io::Error::new(
+                e.kind(),
+                format!("cannot remove the stale socket {}: {e}", path.display()),
+            ));
+        }
+    }
+    let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    let bound = std::os::unix::net::UnixListener::bind(&path);
+    rustix::process::umask(old);
+    let listener = bound
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot bind {}: {e}", path.display())))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    listener.set_nonblocking(true)?;
+    Ok(Claim::Claimed(Claimed {
+        listener,
+        path,
+        _lock: lock,
+    }))
+}

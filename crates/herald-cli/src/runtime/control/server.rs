@@ -1,0 +1,279 @@
+//! The supervisor's side of the control socket: each connection on its own task, one request
+//! per line, answered as [`protocol`](super::super::protocol) says.
+
+use super::super::protocol::{LogRecord, Reply, Request, Row};
+use super::super::supervisor::Shared;
+use herald::Running;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixListener;
+use tokio::net::unix::OwnedWriteHalf;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::task::JoinSet;
+
+/// Accepts connections until the supervisor exits.
+pub async fn serve(listener: UnixListener, shared: Arc<Shared>) {
+    let uid = rustix::process::getuid().as_raw();
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let peer = stream.peer_cred().map(|c| c.uid()).ok();
+            let (read, mut write) = stream.into_split();
+            if peer != Some(uid) {
+                let message = "the control socket serves only the user who started the stack";
+                let _ = send(
+                    &mut write,
+                    &Reply::Error {
+                        message: message.into(),
+                    },
+                )
+                .await;
+                return;
+            }
+            connection(BufReader::new(read), write, shared).await;
+        });
+    }
+}
+
+async fn send(write: &mut OwnedWriteHalf, reply: &Reply) -> std::io::Result<()> {
+    let mut line = serde_json::to_string(reply).expect("replies serialise");
+    line.push('\n');
+    write.write_all(line.as_bytes()).await
+}
+
+async fn connection(
+    mut read: BufReader<tokio::net::unix::OwnedReadHalf>,
+    mut write: OwnedWriteHalf,
+    shared: Arc<Shared>,
+) {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match read.read_line(&mut line).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let request = match serde_json::from_str::<Request>(&line) {
+            Ok(request) => request,
+            Err(e) => {
+                let message = format!("bad request {:?}: {e}", line.trim());
+                if send(&mut write, &Reply::Error { message }).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+        };
+        let reply = match request {
+            Request::Status => status(&shared),
+            Request::Wait { names, timeout_ms } => {
+                wait(&shared, names, timeout_ms.map(Duration::from_millis)).await
+            }
+            Request::Start { name } => act(&shared, &name, Act::Start).await,
+            Request::Stop { name } => act(&shared, &name, Act::Stop).await,
+            Request::Restart { name } => act(&shared, &name, Act::Restart).await,
+            Request::Down => {
+                if *shared.finished.borrow() {
+                    Reply::Done
+                } else {
+                    // The supervisor answers once all is stopped and the socket is gone.
+                    let _ = shared.down.send(write);
+                    return;
+                }
+            }
+            Request::Logs { names } => {
+                logs(&shared, names, &mut write).await;
+                return;
+            }
+            Request::Events => {
+                events(&shared, &mut write).await;
+                return;
+            }
+        };
+        if send(&mut write, &reply).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn ms(duration: Duration) -> u64 {
+    duration.as_millis().try_into().unwrap_or(u64::MAX)
+}
+
+/// Every component's row.
+pub fn rows(running: &Running) -> Vec<Row> {
+    let now = Instant::now();
+    running
+        .statuses()
+        .into_iter()
+        .map(|(name, status)| Row {
+            name,
+            state: status.state,
+            pid: status.pid,
+            uptime_ms: status
+                .pid
+                .and(status.started_at)
+                .map(|at| ms(now.saturating_duration_since(at))),
+            waited_ms: status.waited.map(ms),
+            time_to_ready_ms: status.time_to_ready.map(ms),
+            restarts: status.restarts,
+            last_error: status
+                .error
+                .as_deref()
+                .map(super::super::progress::first_line),
+            error: status.error.as_deref().cloned(),
+        })
+        .collect()
+}
+
+fn status(shared: &Shared) -> Reply {
+    Reply::Status {
+        stack: shared.name.clone(),
+        pid: std::process::id(),
+        components: rows(&shared.running),
+    }
+}
+
+fn unknown(shared: &Shared, names: &[String]) -> Option<Reply> {
+    let name = names.iter().find(|n| shared.running.signal(n).is_none())?;
+    Some(Reply::Unknown {
+        name: name.clone(),
+        names: shared.names.clone(),
+    })
+}
+
+async fn wait(shared: &Shared, names: Vec<String>, timeout: Option<Duration>) -> Reply {
+    let names = if names.is_empty() {
+        shared.names.clone()
+    } else {
+        names
+    };
+    if let Some(reply) = unknown(shared, &names) {
+        return reply;
+    }
+    let signals: Vec<_> = names
+        .iter()
+        .filter_map(|n| shared.running.signal(n))
+        .collect();
+    let mut waits = JoinSet::new();
+    for signal in signals.clone() {
+        waits.spawn(async move { signal.wait().await });
+    }
+    let all = async {
+        while let Some(result) = waits.join_next().await {
+            if let Ok(Err(error)) = result {
+                return Err(error);
+            }
+        }
+        Ok(())
+    };
+    let result = match timeout {
+        Some(limit) => match tokio::time::timeout(limit, all).await {
+            Ok(result) => result,
+            Err(_) => {
+                let pending = signals
+                    .iter()
+                    .map(|s| (s.name().to_string(), s.state()))
+                    .filter(|(_, state)| !state.is_up())
+                    .collect();
+                return Reply::TimedOut { pending };
+            }
+        },
+        None => all.await,
+    };
+    match result {
+        Ok(()) => Reply::Done,
+        Err(error) => Reply::Failed { error },
+    }
+}
+
+enum Act {
+    Start,
+    Stop,
+    Restart,
+}
+
+async fn act(shared: &Shared, name: &str, act: Act) -> Reply {
+    let running = &shared.running;
+    let done = match act {
+        Act::Start => running.start(name).await,
+        Act::Stop => running.stop(name).await,
+        Act::Restart => running.restart(name).await,
+    };
+    if done.is_err() {
+        return unknown(shared, &[name.to_string()]).unwrap_or(Reply::Done);
+    }
+    if matches!(act, Act::Stop) {
+        return Reply::Done;
+    }
+    let Some(signal) = running.signal(name) else {
+        return Reply::Done;
+    };
+    match signal.wait().await {
+        Ok(()) => Reply::Done,
+        Err(error) => Reply::Failed { error },
+    }
+}
+
+async fn logs(shared: &Shared, names: Vec<String>, write: &mut OwnedWriteHalf) {
+    if let Some(reply) = unknown(shared, &names) {
+        let _ = send(write, &reply).await;
+        return;
+    }
+    let mut lines = shared.host.logs().subscribe();
+    if send(write, &Reply::Subscribed).await.is_err() {
+        return;
+    }
+    let mut finished = shared.finished.clone();
+    loop {
+        let line = tokio::select! {
+            biased;
+            line = lines.recv() => line,
+            _ = finished.wait_for(|done| *done) => return,
+        };
+        let line = match line {
+            Ok(line) => line,
+            Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => return,
+        };
+        if !names.is_empty() && !names.iter().any(|n| **n == *line.component) {
+            continue;
+        }
+        let record = LogRecord {
+            time: humantime::format_rfc3339_micros(line.time).to_string(),
+            component: line.component.to_string(),
+            stream: line.stream.as_str().to_string(),
+            text: line.text,
+        };
+        if send(write, &Reply::Log(record)).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn events(shared: &Shared, write: &mut OwnedWriteHalf) {
+    let mut events = shared.events.subscribe();
+    if send(write, &Reply::Subscribed).await.is_err() {
+        return;
+    }
+    let mut finished = shared.finished.clone();
+    loop {
+        let event = tokio::select! {
+            biased;
+            event = events.recv() => event,
+            _ = finished.wait_for(|done| *done) => return,
+        };
+        match event {
+            Ok(event) => {
+                if send(write, &Reply::Event { event }).await.is_err() {
+                    return;
+                }
+            }
+            Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => return,
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! The commands that run or act on a running stack: `up`, `down`, `status`, `wait`, `logs`,
+//! `start`, `stop`, `restart`.
+//!
+//! This is the one seam between the command line and the process layer: by the time
+//! [`run_stack_command`] is called, the arguments are parsed and the stack file is loaded and
+//! fully validated (a bad file has already exited 2). The process layer's own checks
+//! ([`build::problems`]) run first here, and exit 2 too.
+//!
+//! - [`supervisor`] runs a stack (foreground `up`, or the background one of `up --detach`);
+//! - [`control`] is the control socket, [`protocol`] what goes over it;
+//! - [`eventlog`] writes `events.jsonl`, [`progress`] shows what happens;
+//! - [`detach`] starts the background supervisor;
+//! - [`commands`] are the client side of each command.
+
+pub mod build;
+pub mod commands;
+pub mod control;
+pub mod detach;
+pub mod eventlog;
+pub mod progress;
+pub mod protocol;
+pub mod supervisor;
+
+use crate::cli::StackCommand;
+use crate::stackfile::StackFile;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+/// A runtime command and the global options that shape its output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackRequest {
+    /// The subcommand and its arguments.
+    pub command: StackCommand,
+    /// `--json`: print data (status rows, errors) as JSON.
+    pub json: bool,
+}
+
+/// Runs `cmd` against `stack`. `Ok` carries the exit code (0 done; 1 a component failed, or
+/// a wait failed or timed out; 2 a bad stack file or an unknown component); `Err` is a
+/// runtime failure, printed as `error: ...` with exit code 1.
+pub fn run_stack_command(cmd: StackRequest, stack: StackFile) -> anyhow::Result<ExitCode> {
+    let problems = build::problems(&stack);
+    if !problems.is_empty() {
+        if cmd.json {
+            println!("{}", problems.to_json());
+        } else {
+            eprintln!("{}", problems.render(color()));
+        }
+        return Ok(ExitCode::from(2));
+    }
+    match cmd.command {
+        StackCommand::Up(args) => commands::up::run(stack, args, cmd.json),
+        StackCommand::Down => commands::down::run(&stack),
+        StackCommand::Status => commands::status::run(&stack, cmd.json),
+        StackCommand::Wait(args) => commands::wait::run(&stack, args),
+        StackCommand::Logs(args) => commands::logs::run(&stack, args),
+        StackCommand::Start(arg) => commands::act::run(&stack, commands::act::Act::Start, arg.name),
+        StackCommand::Stop(arg) => commands::act::run(&stack, commands::act::Act::Stop, arg.name),
+        StackCommand::Restart(arg) => {
+            commands::act::run(&stack, commands::act::Act::Restart, arg.name)
+        }
+    }
+}
+
+/// Whether to color output on standard error: it is a terminal and `NO_COLOR` is unset or
+/// empty.
+pub fn color() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}

@@ -1,0 +1,261 @@
+//! The supervisor: runs a stack in this process, for a foreground `herald up` or in the
+//! background for `herald up --detach`.
+//!
+//! 1. claims the state folder and its control socket (another live supervisor: exit 1);
+//! 2. only then creates the [`ProcessHost`] (which recreates `notify.sock`) and the components;
+//! 3. subscribes to events before starting, so the event log and progress miss nothing;
+//! 4. serves the control socket while the stack runs;
+//! 5. stops the stack in reverse dependency order on SIGINT, SIGTERM or SIGHUP, on `down`, or
+//!    (in the foreground) once nothing is left running; a second signal stops at once;
+//! 6. removes the socket, answers `down`, and exits: 0, or 1 if a component had failed or
+//!    been blocked.
+
+use super::build;
+use super::control::{self, Claim};
+use super::eventlog::EventLog;
+use super::progress::{Progress, Style};
+use crate::stackfile::StackFile;
+use anyhow::Context;
+use herald::{Events, ProcessHost, Running, State};
+use std::os::fd::OwnedFd;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::unix::OwnedWriteHalf;
+use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio::sync::{broadcast, mpsc, watch};
+
+/// What the control server shares with the supervisor.
+pub struct Shared {
+    /// The stack's name.
+    pub name: String,
+    /// The running stack.
+    pub running: Running,
+    /// Its process host (for live logs).
+    pub host: ProcessHost,
+    /// The components of this run, in file order.
+    pub names: Vec<String>,
+    /// Every event, as its event-log JSON.
+    pub events: broadcast::Sender<serde_json::Value>,
+    /// `down` requests: the connection to answer once all is stopped.
+    pub down: mpsc::UnboundedSender<OwnedWriteHalf>,
+    /// Set once the stack has stopped and the socket is gone.
+    pub finished: watch::Receiver<bool>,
+}
+
+/// How this supervisor runs.
+#[derive(Debug)]
+pub struct Options {
+    /// `up NAME...`: these and what they require; empty for all.
+    pub names: Vec<String>,
+    /// How to show progress.
+    pub style: Style,
+    /// Detached: the pipe to write one byte to once the socket listens.
+    pub ready_fd: Option<OwnedFd>,
+}
+
+/// Runs the stack until it is stopped; gives the exit code.
+pub fn run(stack: StackFile, options: Options) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(supervise(stack, options))
+}
+
+/// Why the stack stops.
+enum Cause {
+    Signal(&'static str),
+    Down(OwnedWriteHalf),
+    Finished,
+}
+
+async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCode> {
+    let specs = match build::select(&stack, &options.names) {
+        Ok(specs) => specs,
+        Err(unknown) => {
+            eprintln!("error: {unknown}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let claimed = match control::claim(&stack.state_dir)? {
+        Claim::Claimed(claimed) => claimed,
+        Claim::Running { pid } => {
+            eprintln!("{}", already_running(&stack, pid));
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let listener = tokio::net::UnixListener::from_std(claimed.listener.try_clone()?)?;
+    let host = ProcessHost::new(&stack.state_dir)
+        .with_context(|| format!("cannot set up {}", stack.state_dir.display()))?;
+    let mut components = match build::stack(&specs, &host, stack.dir()) {
+        Ok(components) => components,
+        Err(problems) => {
+            let mut diagnostics = stack.diagnostics();
+            for problem in &problems {
+                diagnostics.push_problem(problem);
+            }
+            eprintln!("{diagnostics}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
+    let events = components.subscribe();
+    let eventlog = EventLog::create(&stack.state_dir)?;
+    let mut signals = Signals::new()?;
+    let running = components.start().context("cannot start the stack")?;
+
+    let (events_tx, _) = broadcast::channel(1024);
+    let (down_tx, mut down_rx) = mpsc::unbounded_channel();
+    let (finished_tx, finished_rx) = watch::channel(false);
+    let (notes_tx, notes_rx) = mpsc::unbounded_channel();
+    let (idle_tx, mut idle_rx) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        name: stack.name.clone(),
+        running,
+        host,
+        names: names.clone(),
+        events: events_tx.clone(),
+        down: down_tx,
+        finished: finished_rx,
+    });
+    let progress = Progress::new(&names, options.style);
+    let pump = tokio::spawn(pump(
+        events,
+        eventlog,
+        progress,
+        events_tx,
+        notes_rx,
+        idle_tx,
+        names.len(),
+    ));
+    let server = tokio::spawn(control::server::serve(listener, shared.clone()));
+
+    let detached = options.ready_fd.is_some();
+    if let Some(fd) = options.ready_fd {
+        let _ = rustix::io::write(&fd, b"1");
+    }
+
+    let cause = tokio::select! {
+        name = signals.recv() => Cause::Signal(name),
+        Some(write) = down_rx.recv() => Cause::Down(write),
+        _ = idle_rx.wait_for(|idle| *idle), if !detached => Cause::Finished,
+    };
+    let failed = shared
+        .running
+        .statuses()
+        .iter()
+        .any(|(_, status)| status.state.is_failed());
+    let mut down_writers = Vec::new();
+    match cause {
+        Cause::Signal(name) => {
+            let _ = notes_tx.send(format!("{name}: stopping the stack, dependents first"));
+        }
+        Cause::Down(write) => {
+            let _ = notes_tx.send("down: stopping the stack, dependents first".to_string());
+            down_writers.push(write);
+        }
+        Cause::Finished => {
+            let _ = notes_tx.send("nothing is left running".to_string());
+        }
+    }
+    tokio::spawn(async move {
+        let name = signals.recv().await;
+        eprintln!("{name} again: stopping at once");
+        std::process::exit(1);
+    });
+    shared.running.shutdown().await;
+    drop(notes_tx);
+    let _ = pump.await;
+    server.abort();
+    let _ = std::fs::remove_file(&claimed.path);
+    let _ = finished_tx.send(true);
+    while let Ok(write) = down_rx.try_recv() {
+        down_writers.push(write);
+    }
+    for write in &mut down_writers {
+        let _ = write.write_all(b"{\"reply\":\"done\"}\n").await;
+    }
+    Ok(ExitCode::from(if failed { 1 } else { 0 }))
+}
+
+/// "stack NAME is already running (pid N, control socket PATH)".
+pub fn already_running(stack: &StackFile, pid: Option<u32>) -> String {
+    let socket = control::socket_path(&stack.state_dir);
+    let pid = pid.map_or_else(|| "pid unknown".to_string(), |p| format!("pid {p}"));
+    format!(
+        "stack {} is already running ({pid}, control socket {})",
+        stack.name,
+        socket.display()
+    )
+}
+
+/// Writes each event to the event log, the progress display and the `events` subscribers;
+/// says when every component is down.
+async fn pump(
+    mut events: Events,
+    mut eventlog: EventLog,
+    mut progress: Progress,
+    subscribers: broadcast::Sender<serde_json::Value>,
+    mut notes: mpsc::UnboundedReceiver<String>,
+    idle: watch::Sender<bool>,
+    count: usize,
+) {
+    let mut states: std::collections::HashMap<String, State> = std::collections::HashMap::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut notes_open = true;
+    loop {
+        tokio::select! {
+            biased;
+            event = events.recv() => {
+                let Some(event) = event else { break };
+                eventlog.append(&event);
+                progress.event(&event);
+                if subscribers.receiver_count() > 0 {
+                    let _ = subscribers.send(serde_json::to_value(&event).expect("events serialise"));
+                }
+                states.insert(event.component.to_string(), event.state);
+                if states.len() == count && states.values().all(|s| s.is_down()) {
+                    idle.send_replace(true);
+                }
+            }
+            note = notes.recv(), if notes_open => match note {
+                Some(note) => progress.note(&note),
+                None => notes_open = false,
+            },
+            _ = tick.tick(), if progress.is_live() => progress.redraw(),
+        }
+    }
+    while let Ok(note) = notes.try_recv() {
+        progress.note(&note);
+    }
+    progress.finish();
+}
+
+/// SIGINT, SIGTERM and SIGHUP, registered before anything starts.
+struct Signals {
+    interrupt: Signal,
+    terminate: Signal,
+    hangup: Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+            hangup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "SIGINT",
+            _ = self.terminate.recv() => "SIGTERM",
+            _ = self.hangup.recv() => "SIGHUP",
+        }
+    }
+}
