@@ -11,6 +11,9 @@ use herald::{Event, ReadinessError, State};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+/// A wait on dependencies shorter than this is not worth showing.
+const NOTABLE: Duration = Duration::from_millis(10);
+
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
@@ -235,13 +238,13 @@ impl Progress {
         match line.state {
             State::Waiting => parts.push(format!("waiting {}", seconds(now - line.since))),
             State::Starting => {
-                if let Some(waited) = line.waited.filter(|w| !w.is_zero()) {
+                if let Some(waited) = line.waited.filter(|w| *w >= NOTABLE) {
                     parts.push(format!("waited {}", seconds(waited)));
                 }
                 parts.push(format!("starting {}", seconds(now - line.since)));
             }
             _ => {
-                if let Some(waited) = line.waited.filter(|w| !w.is_zero()) {
+                if let Some(waited) = line.waited.filter(|w| *w >= NOTABLE) {
                     parts.push(format!("waited {}", seconds(waited)));
                 }
                 if let Some(ready) = line.ready_in {
@@ -269,7 +272,7 @@ impl Progress {
         }
         match line.state {
             State::Starting => {
-                if let Some(waited) = line.waited.filter(|w| !w.is_zero()) {
+                if let Some(waited) = line.waited.filter(|w| *w >= NOTABLE) {
                     details.push(format!("waited {}", seconds(waited)));
                 }
             }
