@@ -413,3 +413,59 @@ fn process_problems_exit_2_with_their_place() {
         assert!(err.contains("herald.toml:3:15"), "{err}");
     }
 }
+
+#[test]
+fn logs_follow_prints_what_was_captured_then_live_lines() {
+    let stack = Stack::new(
+        r#"
+[components.ticker]
+command = ["sh", "-c", "echo first; while [ ! -e go ]; do sleep 0.02; done; echo second; exec sleep 600"]
+"#,
+    );
+    stack.expect(0, &["up", "-d"]);
+    let mut follow = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["logs", "--follow"])
+        .current_dir(stack.path())
+        .env_remove("HERALD_FILE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("herald logs runs");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(follow.stdout.take().unwrap()));
+    assert_eq!(lines.next().unwrap().unwrap(), "ticker | first");
+    std::fs::write(stack.path().join("go"), "").unwrap();
+    assert_eq!(lines.next().unwrap().unwrap(), "ticker | second");
+    stack.expect(0, &["down"]);
+    assert!(lines.next().is_none(), "follow ends with the stack");
+    assert!(follow.wait().unwrap().success());
+    // Not running: what was captured is still there.
+    let out = stack.expect(0, &["logs"]);
+    assert_eq!(common::stdout(&out), "ticker | first\nticker | second\n");
+}
+
+#[test]
+fn a_killed_supervisor_leaves_nothing_running_and_a_new_up_works() {
+    let stack = Stack::new(TIERS);
+    stack.expect(0, &["up", "-d"]);
+    let pids = stack.pids();
+    let lock = std::fs::read_to_string(stack.state_dir().join("herald.lock")).unwrap();
+    let supervisor: i32 = lock.trim().parse().expect("the lock file holds the pid");
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(supervisor).unwrap(),
+        rustix::process::Signal::KILL,
+    )
+    .unwrap();
+    for pid in pids {
+        assert!(gone(pid), "pid {pid} outlived its supervisor");
+    }
+    assert!(
+        stack.state_dir().join("control.sock").exists(),
+        "left behind"
+    );
+    let out = stack.expect(1, &["status"]);
+    assert!(common::stderr(&out).contains("not running"));
+    stack.expect(0, &["up", "-d"]);
+    assert_eq!(stack.row("db")["state"], "ready");
+    stack.expect(0, &["down"]);
+}

@@ -235,7 +235,7 @@ async fn pump(
                 }
                 None => notes_open = false,
             },
-            _ = tick.tick(), if progress.is_live() => progress.redraw(),
+            _ = tick.tick(), if progress.is_ticking() => progress.redraw(),
         }
     }
     while let Ok((text, _)) = notes.try_recv() {
