@@ -60,11 +60,15 @@ fn the_default_file_is_found_in_the_current_folder() {
 }
 
 #[test]
-fn runtime_commands_reach_the_runtime_seam() {
+fn runtime_commands_need_a_running_stack_and_a_valid_file() {
     let file = format!("{QUICKSTART}/herald.toml");
     let output = herald(&["-f", &file, "status"]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("`herald status` is not available in this build"));
+    assert!(
+        stderr(&output).contains("stack quickstart is not running"),
+        "{}",
+        stderr(&output)
+    );
     let output = herald(&["-f", "tests/corpus/two-cycles.toml", "up"]);
     assert_eq!(
         output.status.code(),

@@ -11,6 +11,9 @@ use herald::{Event, ReadinessError, State};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+/// A wait on dependencies shorter than this is not worth showing.
+const NOTABLE: Duration = Duration::from_millis(50);
+
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
@@ -100,7 +103,17 @@ impl Progress {
         }
     }
 
-    /// Whether the display is redrawn in place (and wants a regular tick for its timers).
+    /// Whether the display is redrawn in place and shows a running timer (waiting,
+    /// starting), so it wants a regular tick.
+    pub fn is_ticking(&self) -> bool {
+        matches!(self.style, Style::Live { .. })
+            && self
+                .lines
+                .iter()
+                .any(|l| matches!(l.state, State::Waiting | State::Starting))
+    }
+
+    /// Whether the display is redrawn in place.
     pub fn is_live(&self) -> bool {
         matches!(self.style, Style::Live { .. })
     }
@@ -130,9 +143,7 @@ impl Progress {
             _ => {}
         }
         line.state = event.state;
-        if event.pid.is_some() || matches!(event.state, State::Stopped | State::Waiting) {
-            line.pid = event.pid;
-        }
+        line.pid = event.pid;
         if let Some(error) = &event.error {
             line.error = Some(first_line(error));
         }
@@ -146,8 +157,10 @@ impl Progress {
                 }
                 eprintln!("{text}");
             }
-            Style::Live { .. } => match (&event.error, event.state.is_failed()) {
-                (Some(error), true) => self.note(&error.to_string()),
+            Style::Live { .. } => match (&event.error, event.state) {
+                (Some(error), state) if state.is_failed() => self.note(&error.to_string()),
+                // Each stop is written above the table, so the stop order stays visible.
+                (_, State::Stopped) => self.note(&format!("■ {} stopped", line.name)),
                 _ => self.redraw(),
             },
         }
@@ -210,7 +223,7 @@ impl Progress {
                 _ => ("…", "33"),
             };
             let mut text = format!(
-                "{mark} {:<width$}  {:<10}",
+                "{mark} {:<width$}  {:<11}",
                 line.name,
                 line.state.as_str(),
                 width = self.width
@@ -235,13 +248,13 @@ impl Progress {
         match line.state {
             State::Waiting => parts.push(format!("waiting {}", seconds(now - line.since))),
             State::Starting => {
-                if let Some(waited) = line.waited.filter(|w| !w.is_zero()) {
+                if let Some(waited) = line.waited.filter(|w| *w >= NOTABLE) {
                     parts.push(format!("waited {}", seconds(waited)));
                 }
                 parts.push(format!("starting {}", seconds(now - line.since)));
             }
             _ => {
-                if let Some(waited) = line.waited.filter(|w| !w.is_zero()) {
+                if let Some(waited) = line.waited.filter(|w| *w >= NOTABLE) {
                     parts.push(format!("waited {}", seconds(waited)));
                 }
                 if let Some(ready) = line.ready_in {
@@ -269,7 +282,7 @@ impl Progress {
         }
         match line.state {
             State::Starting => {
-                if let Some(waited) = line.waited.filter(|w| !w.is_zero()) {
+                if let Some(waited) = line.waited.filter(|w| *w >= NOTABLE) {
                     details.push(format!("waited {}", seconds(waited)));
                 }
             }

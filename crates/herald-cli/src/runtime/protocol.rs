@@ -69,6 +69,10 @@ pub struct Row {
     pub time_to_ready_ms: Option<u64>,
     /// How many times it was started again.
     pub restarts: u32,
+    /// Readiness probe attempts (tcp, http, grpc, ...) spent on it since the stack started;
+    /// none for a component that signals readiness itself (`notify`, `log`).
+    #[serde(default)]
+    pub probes: u32,
     /// The first line of the last error.
     pub last_error: Option<String>,
     /// The last error, structured.

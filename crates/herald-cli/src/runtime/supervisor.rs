@@ -24,7 +24,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::unix::OwnedWriteHalf;
 use tokio::signal::unix::{Signal, SignalKind, signal};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 /// What the control server shares with the supervisor.
 pub struct Shared {
@@ -149,17 +149,18 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
         .iter()
         .any(|(_, status)| status.state.is_failed());
     let mut down_writers = Vec::new();
-    match cause {
-        Cause::Signal(name) => {
-            let _ = notes_tx.send(format!("{name}: stopping the stack, dependents first"));
-        }
+    let note = match cause {
+        Cause::Signal(name) => format!("{name}: stopping the stack, dependents first"),
         Cause::Down(write) => {
-            let _ = notes_tx.send("down: stopping the stack, dependents first".to_string());
             down_writers.push(write);
+            "down: stopping the stack, dependents first".to_string()
         }
-        Cause::Finished => {
-            let _ = notes_tx.send("nothing is left running".to_string());
-        }
+        Cause::Finished => "nothing is left running".to_string(),
+    };
+    // Shown before the first stop event: the pump acknowledges once it has printed it.
+    let (shown_tx, shown) = oneshot::channel();
+    if notes_tx.send((note, Some(shown_tx))).is_ok() {
+        let _ = shown.await;
     }
     tokio::spawn(async move {
         let name = signals.recv().await;
@@ -192,6 +193,9 @@ pub fn already_running(stack: &StackFile, pid: Option<u32>) -> String {
     )
 }
 
+/// A message for the progress display, and who to tell once it is shown.
+type Note = (String, Option<oneshot::Sender<()>>);
+
 /// Writes each event to the event log, the progress display and the `events` subscribers;
 /// says when every component is down.
 async fn pump(
@@ -199,7 +203,7 @@ async fn pump(
     mut eventlog: EventLog,
     mut progress: Progress,
     subscribers: broadcast::Sender<serde_json::Value>,
-    mut notes: mpsc::UnboundedReceiver<String>,
+    mut notes: mpsc::UnboundedReceiver<Note>,
     idle: watch::Sender<bool>,
     count: usize,
 ) {
@@ -223,14 +227,19 @@ async fn pump(
                 }
             }
             note = notes.recv(), if notes_open => match note {
-                Some(note) => progress.note(&note),
+                Some((text, shown)) => {
+                    progress.note(&text);
+                    if let Some(shown) = shown {
+                        let _ = shown.send(());
+                    }
+                }
                 None => notes_open = false,
             },
-            _ = tick.tick(), if progress.is_live() => progress.redraw(),
+            _ = tick.tick(), if progress.is_ticking() => progress.redraw(),
         }
     }
-    while let Ok(note) = notes.try_recv() {
-        progress.note(&note);
+    while let Ok((text, _)) = notes.try_recv() {
+        progress.note(&text);
     }
     progress.finish();
 }

@@ -1,7 +1,8 @@
 //! The sd_notify readiness protocol: one datagram socket per stack, messages mapped to
 //! components by the sender's credentials.
 //!
-//! The socket is `<state_dir>/notify.sock`. If that path is longer than a unix socket address
+//! The socket is `<state_dir>/notify.sock`, writable by every user (a component may run as
+//! another user) as systemd's is. If that path is longer than a unix socket address
 //! can hold (107 bytes), an abstract socket named `herald-notify-<pid>-<n>` is used instead
 //! and children get `NOTIFY_SOCKET=@herald-notify-...`, as systemd does.
 //!
@@ -159,6 +160,12 @@ impl Notify {
                 Err(e) => return Err(e),
             }
             let socket = StdDatagram::bind(path)?;
+            // Sending needs write permission on the socket file. A component that drops to
+            // another user (postgres refuses to run as root) must still reach it, as every
+            // process can reach systemd's own notify socket; credentials, not permissions,
+            // decide which component a message counts for.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))?;
             (socket, path.display().to_string(), Some(path.to_path_buf()))
         } else {
             static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -354,6 +361,16 @@ mod tests {
         );
         lock(&registry).expire(Instant::now() + EARLY_WINDOW);
         assert!(lock(&registry).early.is_empty());
+    }
+
+    #[tokio::test]
+    async fn every_user_may_send_to_the_socket() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify.sock");
+        let _notify = Notify::bind(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o666, "mode {mode:o}");
     }
 
     #[test]

@@ -90,6 +90,7 @@ mod tests {
             waited_ms: None,
             time_to_ready_ms: Some(200),
             restarts: 0,
+            probes: 0,
             last_error: None,
             error: None,
         };

@@ -6,8 +6,10 @@
 //! - [`client`]: the commands' side, blocking, one JSON line per request and reply;
 //! - [`server`]: the supervisor's side, serving each connection on its own task.
 //!
-//! The state folder is created with mode 0700 and the socket gets mode 0600; the server also
-//! refuses peers of another user.
+//! The state folder is created with mode 0711 (others may pass through it to reach the notify
+//! socket, as a component that runs as another user must, but not list it; the folders above it
+//! are created as any folder) and the socket gets mode 0600; the server also refuses peers of
+//! another user.
 
 pub mod client;
 pub mod server;
@@ -27,18 +29,24 @@ fn lock_path(state_dir: &Path) -> PathBuf {
     state_dir.join("herald.lock")
 }
 
-/// Creates the state folder (mode 0700 for the folders it creates).
+/// Creates the state folder: its missing parents as any folder (the umask decides), the folder
+/// itself with mode 0711 if it is new. Others may pass through it to reach the notify socket by
+/// name (a component may run as another user: postgres refuses to run as root), but not list
+/// it; the control socket keeps them out on its own (mode 0600).
 pub fn create_state_dir(state_dir: &Path) -> io::Result<()> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(state_dir)
-        .map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("cannot create {}: {e}", state_dir.display()),
-            )
-        })
+    let context = |e: io::Error| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot create {}: {e}", state_dir.display()),
+        )
+    };
+    if let Some(parent) = state_dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(context)?;
+    }
+    match std::fs::DirBuilder::new().mode(0o711).create(state_dir) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && state_dir.is_dir() => Ok(()),
+        other => other.map_err(context),
+    }
 }
 
 /// The state folder, held by this supervisor for as long as it lives.
@@ -128,4 +136,22 @@ pub fn claim(state_dir: &Path) -> io::Result<Claim> {
         path,
         _lock: lock,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_folder_lets_others_pass_and_its_parents_are_plain_folders() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = tmp.path().join("data/herald");
+        create_state_dir(&state).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&state), 0o711);
+        let plain = tmp.path().join("plain");
+        std::fs::create_dir(&plain).unwrap();
+        assert_eq!(mode(&tmp.path().join("data")), mode(&plain));
+        create_state_dir(&state).unwrap(); // already there: fine
+    }
 }

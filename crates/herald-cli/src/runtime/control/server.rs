@@ -110,6 +110,7 @@ pub fn rows(running: &Running) -> Vec<Row> {
         .statuses()
         .into_iter()
         .map(|(name, status)| Row {
+            probes: running.probes_spent(&name).unwrap_or(0),
             name,
             state: status.state,
             pid: status.pid,
