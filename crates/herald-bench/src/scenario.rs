@@ -235,15 +235,17 @@ impl Scenario {
     }
 }
 
-/// The suite of `benchmarks.md`; `quick` keeps every scenario but rests idle100 for 30 s.
+/// The suite of `benchmarks.md`. `quick` scales the 1,000-process scenarios down to 200
+/// processes and rests idle100 for 30 s instead of 60.
 pub fn suite(quick: bool) -> Vec<Scenario> {
+    let many = if quick { 200 } else { 1000 };
     vec![
         Scenario::chain(5, ms(0)),
         Scenario::chain(5, ms(200)),
         Scenario::k3s(),
         Scenario::fan(50, ms(300)),
-        Scenario::wide(1000, ms(0)),
-        Scenario::dag(1000, 20, ms(10), 7),
+        Scenario::wide(many, ms(0)),
+        Scenario::dag(many, 20, ms(10), 7),
         Scenario::idle(100, Duration::from_secs(if quick { 30 } else { 60 })),
     ]
 }
@@ -326,7 +328,7 @@ mod tests {
 
     #[test]
     fn the_suite_names_every_scenario() {
-        let names: Vec<String> = suite(true).into_iter().map(|s| s.name).collect();
+        let names: Vec<String> = suite(false).into_iter().map(|s| s.name).collect();
         assert_eq!(
             names,
             [
@@ -340,5 +342,12 @@ mod tests {
             ]
         );
         assert_eq!(suite(false)[6].idle, Some(Duration::from_secs(60)));
+        let quick = suite(true);
+        assert_eq!(
+            (quick[4].name.as_str(), quick[5].name.as_str()),
+            ("wide200", "dag200")
+        );
+        assert_eq!(quick[5].depth(), 20);
+        assert_eq!(quick[6].idle, Some(Duration::from_secs(30)));
     }
 }

@@ -712,7 +712,7 @@ pub fn run(opts: &Options) -> Result<String, Box<dyn std::error::Error>> {
         .collect();
     let mut results = Vec::new();
     for s in &scenarios {
-        let big = s.nodes.len() >= 500;
+        let big = s.nodes.len() >= 200;
         let tools: Vec<Tool> = opts
             .tools
             .iter()
@@ -739,8 +739,7 @@ pub fn run(opts: &Options) -> Result<String, Box<dyn std::error::Error>> {
             continue;
         }
         let reps = opts.reps.unwrap_or(match (opts.quick, big) {
-            (true, true) => 1,
-            (true, false) => 3,
+            (true, _) => 1,
             (false, true) => 2,
             (false, false) => 5,
         });
