@@ -407,7 +407,9 @@ fn run_idle(opts: &Options, s: &Scenario, tools: &[Tool]) -> Vec<(Tool, RunResul
         let tool = started.tool;
         let dir = started.layout.dir.clone();
         result.leftovers = stop(started);
-        let _ = std::fs::remove_dir_all(dir);
+        if !opts.keep {
+            let _ = std::fs::remove_dir_all(dir);
+        }
         out.push((tool, result));
     }
     out
