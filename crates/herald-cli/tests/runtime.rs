@@ -469,3 +469,35 @@ fn a_killed_supervisor_leaves_nothing_running_and_a_new_up_works() {
     assert_eq!(stack.row("db")["state"], "ready");
     stack.expect(0, &["down"]);
 }
+
+#[test]
+fn foreground_up_ends_by_itself_once_nothing_is_left_running() {
+    let done = Stack::new(
+        "[components.a]\nkind = \"oneshot\"\ncommand = [\"sh\", \"-c\", \"echo hi\"]\n\n\
+         [components.b]\nkind = \"oneshot\"\ncommand = [\"true\"]\nrequires = [\"a\"]\n",
+    );
+    let out = done.expect(0, &["up"]);
+    let err = common::stderr(&out);
+    assert!(err.contains("b completed"), "{err}");
+    assert!(err.contains("nothing is left running"), "{err}");
+
+    let broken = Stack::new(
+        "[components.a]\ncommand = [\"sh\", \"-c\", \"exit 4\"]\nrestart = \"no\"\n\
+         ready = { file = \"never-there\" }\n\n\
+         [components.b]\ncommand = [\"sleep\", \"600\"]\nrequires = [\"a\"]\n",
+    );
+    let out = broken.expect(1, &["up"]);
+    let err = common::stderr(&out);
+    assert!(err.contains("b blocked: requires a, which failed"), "{err}");
+    let out = broken.expect(1, &["--json", "up"]);
+    let events: Vec<Value> = common::stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one event per line"))
+        .collect();
+    let blocked = events
+        .iter()
+        .find(|e| e["state"] == "blocked")
+        .expect("b blocked");
+    assert_eq!(blocked["component"], "b");
+    assert_eq!(blocked["error"]["cause"]["component"], "a");
+}

@@ -214,6 +214,7 @@ impl Progress {
             return;
         };
         let now = Instant::now();
+        let columns = terminal_columns();
         for line in &self.lines {
             let (mark, paint) = match line.state {
                 State::Ready | State::Completed => ("✔", "32"),
@@ -229,6 +230,14 @@ impl Progress {
                 width = self.width
             );
             text.push_str(&self.details(line, now));
+            // A row that wrapped would break the redraw: cut it to the terminal's width.
+            if let Some(cut) = text
+                .char_indices()
+                .nth(columns.saturating_sub(1))
+                .map(|(i, _)| i)
+            {
+                text.truncate(cut);
+            }
             if color {
                 out.push_str(&format!("\x1b[{paint}m{text}\x1b[0m\n"));
             } else {
@@ -304,6 +313,18 @@ impl Progress {
             text.push_str(&format!(" ({})", details.join(", ")));
         }
         text
+    }
+}
+
+/// The width of the terminal on standard error (80 if unknown).
+fn terminal_columns() -> usize {
+    // SAFETY: TIOCGWINSZ fills the winsize it is given and nothing else.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
+    if ok && size.ws_col > 0 {
+        usize::from(size.ws_col)
+    } else {
+        80
     }
 }
 

@@ -89,6 +89,14 @@ fn detached(stack: &StackFile, names: &[String]) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        other => Ok(fail(other)),
+        other => {
+            let code = fail(other);
+            eprintln!(
+                "stack {} keeps running in the background (supervisor pid {pid}; \
+                 `herald status`, `herald down`)",
+                stack.name
+            );
+            Ok(code)
+        }
     }
 }
