@@ -7,7 +7,7 @@
 //!   `10:00:00.123 etcd ready (pid 4242, 1.2 s)`.
 //! - [`Style::Json`] (`--json`): each event-log line on standard output.
 
-use herald::{Event, ReadinessError, State};
+use herald::{ComponentSpec, Event, ReadinessError, State};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -57,6 +57,8 @@ fn clock(time: std::time::SystemTime) -> String {
 #[derive(Debug, Clone)]
 struct Line {
     name: String,
+    /// Every dependency, of any kind.
+    needs: Vec<String>,
     state: State,
     pid: Option<u32>,
     since: Instant,
@@ -78,16 +80,17 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// A display of `names` (every component of the run, in file order).
-    pub fn new(names: &[String], style: Style) -> Progress {
+    /// A display of `specs` (every component of the run, in file order).
+    pub fn new(specs: &[ComponentSpec], style: Style) -> Progress {
         let now = Instant::now();
         Progress {
             style,
-            width: names.iter().map(|n| n.len()).max().unwrap_or(0),
-            lines: names
+            width: specs.iter().map(|s| s.name.len()).max().unwrap_or(0),
+            lines: specs
                 .iter()
-                .map(|name| Line {
-                    name: name.clone(),
+                .map(|spec| Line {
+                    name: spec.name.clone(),
+                    needs: spec.dependencies().map(|(n, _)| n.to_string()).collect(),
                     state: State::Waiting,
                     pid: None,
                     since: now,
@@ -255,19 +258,31 @@ impl Progress {
     fn details(&self, line: &Line, now: Instant) -> String {
         let mut parts = Vec::new();
         match line.state {
-            State::Waiting => parts.push(format!("waiting {}", seconds(now - line.since))),
+            State::Waiting => {
+                let mut text = seconds(now - line.since);
+                let pending: Vec<&str> = line
+                    .needs
+                    .iter()
+                    .filter(|n| self.state(n).is_some_and(|s| !s.is_up()))
+                    .map(String::as_str)
+                    .collect();
+                if !pending.is_empty() {
+                    text.push_str(&format!(" for {}", pending.join(", ")));
+                }
+                parts.push(text);
+            }
             State::Starting => {
+                parts.push(seconds(now - line.since));
                 if let Some(waited) = line.waited.filter(|w| *w >= NOTABLE) {
                     parts.push(format!("waited {}", seconds(waited)));
                 }
-                parts.push(format!("starting {}", seconds(now - line.since)));
             }
             _ => {
-                if let Some(waited) = line.waited.filter(|w| *w >= NOTABLE) {
-                    parts.push(format!("waited {}", seconds(waited)));
-                }
                 if let Some(ready) = line.ready_in {
                     parts.push(format!("ready in {}", seconds(ready)));
+                }
+                if let Some(waited) = line.waited.filter(|w| *w >= NOTABLE) {
+                    parts.push(format!("waited {}", seconds(waited)));
                 }
             }
         }
@@ -281,6 +296,11 @@ impl Progress {
             parts.push(error.clone());
         }
         parts.join("  ")
+    }
+
+    /// The state of a component of the display.
+    fn state(&self, name: &str) -> Option<State> {
+        self.lines.iter().find(|l| l.name == name).map(|l| l.state)
     }
 
     /// A plain line's text: `etcd ready (pid 4242, 1.2 s)`.

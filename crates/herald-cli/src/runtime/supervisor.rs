@@ -121,7 +121,7 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
         down: down_tx,
         finished: finished_rx,
     });
-    let progress = Progress::new(&names, options.style);
+    let progress = Progress::new(&specs, options.style);
     let pump = tokio::spawn(pump(
         events,
         eventlog,

@@ -69,9 +69,11 @@ async fn connection(
         };
         let reply = match request {
             Request::Status => status(&shared),
-            Request::Wait { names, timeout_ms } => {
-                wait(&shared, names, timeout_ms.map(Duration::from_millis)).await
-            }
+            // A client that hangs up while it waits is not waited for any longer.
+            Request::Wait { names, timeout_ms } => tokio::select! {
+                reply = wait(&shared, names, timeout_ms.map(Duration::from_millis)) => reply,
+                _ = closed(&mut read) => return,
+            },
             Request::Start { name } => act(&shared, &name, Act::Start).await,
             Request::Stop { name } => act(&shared, &name, Act::Stop).await,
             Request::Restart { name } => act(&shared, &name, Act::Restart).await,
@@ -96,6 +98,15 @@ async fn connection(
         if send(&mut write, &reply).await.is_err() {
             return;
         }
+    }
+}
+
+/// Resolves once the client has closed its side; never if it sends more (that is read later).
+async fn closed(read: &mut BufReader<tokio::net::unix::OwnedReadHalf>) {
+    if let Ok(buf) = read.fill_buf().await
+        && !buf.is_empty()
+    {
+        std::future::pending::<()>().await;
     }
 }
 
