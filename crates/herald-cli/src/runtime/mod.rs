@@ -9,7 +9,7 @@
 //! - [`supervisor`] runs a stack (foreground `up`, or the background one of `up --detach`);
 //! - [`control`] is the control socket, [`protocol`] what goes over it;
 //! - [`eventlog`] writes `events.jsonl`, [`progress`] shows what happens;
-//! - [`detach`] starts the background supervisor;
+//! - [`detach`] starts the background supervisor, [`follow`] shows its start;
 //! - [`commands`] are the client side of each command.
 
 pub mod build;
@@ -17,6 +17,7 @@ pub mod commands;
 pub mod control;
 pub mod detach;
 pub mod eventlog;
+pub mod follow;
 pub mod progress;
 pub mod protocol;
 pub mod supervisor;

@@ -7,7 +7,8 @@
 //! or was blocked (exit 1, the error chain on stderr), and leaves the stack running.
 
 use super::super::detach::{self, Started};
-use super::super::progress::Style;
+use super::super::follow::{self, Outcome};
+use super::super::progress::{Progress, Style};
 use super::super::protocol::{Reply, Request};
 use super::super::{build, color, supervisor};
 use super::{FAILURE, USAGE, connect, fail};
@@ -31,9 +32,6 @@ pub fn run(stack: StackFile, args: UpArgs, json: bool) -> anyhow::Result<ExitCod
         };
         return supervisor::run(stack, options);
     }
-    if args.detach {
-        return detached(&stack, &args.names);
-    }
     let style = if json {
         Style::Json
     } else if std::io::stderr().is_terminal() {
@@ -41,6 +39,9 @@ pub fn run(stack: StackFile, args: UpArgs, json: bool) -> anyhow::Result<ExitCod
     } else {
         Style::Plain
     };
+    if args.detach {
+        return detached(&stack, &args.names, style);
+    }
     let options = supervisor::Options {
         names: args.names,
         style,
@@ -49,7 +50,14 @@ pub fn run(stack: StackFile, args: UpArgs, json: bool) -> anyhow::Result<ExitCod
     supervisor::run(stack, options)
 }
 
-fn detached(stack: &StackFile, names: &[String]) -> anyhow::Result<ExitCode> {
+fn detached(stack: &StackFile, names: &[String], style: Style) -> anyhow::Result<ExitCode> {
+    let specs = match build::select(stack, names) {
+        Ok(specs) => specs,
+        Err(unknown) => {
+            eprintln!("error: {unknown}");
+            return Ok(ExitCode::from(USAGE));
+        }
+    };
     if let Some(mut client) = connect(stack)? {
         let pid = match client.ask(&Request::Status) {
             Ok(Reply::Status { pid, .. }) => Some(pid),
@@ -78,25 +86,28 @@ fn detached(stack: &StackFile, names: &[String]) -> anyhow::Result<ExitCode> {
         Reply::Status { pid, .. } => pid,
         other => return Ok(fail(other)),
     };
-    match client.ask(&Request::Wait {
-        names: Vec::new(),
-        timeout_ms: None,
-    })? {
-        Reply::Done => {
-            eprintln!(
-                "stack {} is up (supervisor pid {pid}; `herald status`, `herald down`)",
-                stack.name
-            );
+    let progress = Progress::new(&specs, style);
+    let hint = format!("supervisor pid {pid}; `herald status`, `herald down`");
+    match follow::start(&mut client, &stack.state_dir, &specs, progress)? {
+        Outcome::Up => {
+            eprintln!("stack {} is up ({hint})", stack.name);
             Ok(ExitCode::SUCCESS)
         }
-        other => {
-            let code = fail(other);
+        Outcome::Failed(error) => {
+            eprintln!("{error}");
             eprintln!(
-                "stack {} keeps running in the background (supervisor pid {pid}; \
-                 `herald status`, `herald down`)",
+                "stack {} keeps running in the background ({hint})",
                 stack.name
             );
-            Ok(code)
+            Ok(ExitCode::from(FAILURE))
+        }
+        Outcome::Ended => {
+            eprintln!(
+                "stack {} stopped before it was up; see {}",
+                stack.name,
+                detach::log_path(stack).display()
+            );
+            Ok(ExitCode::from(FAILURE))
         }
     }
 }
