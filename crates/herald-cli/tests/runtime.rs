@@ -175,7 +175,14 @@ fn detached_stack_is_driven_through_the_control_socket() {
     // down: everything stopped, dependents first, no process left, the socket gone.
     let pids = stack.pids();
     assert_eq!(pids.len(), 3);
-    stack.expect(0, &["down"]);
+    let down = common::stderr(&stack.expect(0, &["down"]));
+    let at = |needle: &str| {
+        down.find(needle)
+            .unwrap_or_else(|| panic!("{needle}: {down}"))
+    };
+    assert!(at("web stopped") < at("api stopping"), "{down}");
+    assert!(at("api stopped") < at("db  stopping"), "{down}");
+    assert!(down.ends_with("stack tiers is down\n"), "{down}");
     for pid in pids {
         assert!(gone(pid), "pid {pid} outlived down");
     }

@@ -54,6 +54,11 @@ impl Line {
     }
 }
 
+/// The event of an event-log line.
+pub fn event(value: serde_json::Value) -> Option<Event> {
+    serde_json::from_value::<Line>(value).ok().map(Line::event)
+}
+
 /// Shows the start of `specs` and waits for its outcome.
 pub fn start(
     client: &mut Client,
@@ -109,8 +114,7 @@ struct Follow<'a> {
 impl Follow<'_> {
     /// Shows one event; the outcome once it is decided.
     fn take(&mut self, value: serde_json::Value) -> Option<Outcome> {
-        let line: Line = serde_json::from_value(value).ok()?;
-        let event = line.event();
+        let event = event(value)?;
         self.progress.event(&event);
         self.states.insert(event.component.to_string(), event.state);
         if event.state.is_failed() {

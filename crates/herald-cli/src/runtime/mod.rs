@@ -51,7 +51,7 @@ pub fn run_stack_command(cmd: StackRequest, stack: StackFile) -> anyhow::Result<
     }
     match cmd.command {
         StackCommand::Up(args) => commands::up::run(stack, args, cmd.json),
-        StackCommand::Down => commands::down::run(&stack),
+        StackCommand::Down => commands::down::run(&stack, progress_style(cmd.json)),
         StackCommand::Status => commands::status::run(&stack, cmd.json),
         StackCommand::Wait(args) => commands::wait::run(&stack, args),
         StackCommand::Logs(args) => commands::logs::run(&stack, args),
@@ -60,6 +60,18 @@ pub fn run_stack_command(cmd: StackRequest, stack: StackFile) -> anyhow::Result<
         StackCommand::Restart(arg) => {
             commands::act::run(&stack, commands::act::Act::Restart, arg.name)
         }
+    }
+}
+
+/// How `up` and `down` show progress: `--json` event lines on stdout, else redrawn rows on
+/// a terminal, else plain lines.
+pub fn progress_style(json: bool) -> progress::Style {
+    if json {
+        progress::Style::Json
+    } else if std::io::stderr().is_terminal() {
+        progress::Style::Live { color: color() }
+    } else {
+        progress::Style::Plain
     }
 }
 

@@ -189,6 +189,14 @@ impl Progress {
         }
     }
 
+    /// Sets where a component is without showing anything (to start from a running stack).
+    pub fn seed(&mut self, name: &str, state: State, pid: Option<u32>) {
+        if let Some(line) = self.lines.iter_mut().find(|l| l.name == name) {
+            line.state = state;
+            line.pid = pid;
+        }
+    }
+
     /// Redraws the table (live only).
     pub fn redraw(&mut self) {
         if self.is_live() {

@@ -26,6 +26,9 @@ use tokio::net::unix::OwnedWriteHalf;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
+/// How many events an `events` subscriber may fall behind before it misses some.
+const EVENT_BACKLOG: usize = 16 * 1024;
+
 /// What the control server shares with the supervisor.
 pub struct Shared {
     /// The stack's name.
@@ -107,7 +110,7 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
     let mut signals = Signals::new()?;
     let running = components.start().context("cannot start the stack")?;
 
-    let (events_tx, _) = broadcast::channel(1024);
+    let (events_tx, _) = broadcast::channel(EVENT_BACKLOG);
     let (down_tx, mut down_rx) = mpsc::unbounded_channel();
     let (finished_tx, finished_rx) = watch::channel(false);
     let (notes_tx, notes_rx) = mpsc::unbounded_channel();

@@ -10,11 +10,10 @@ use super::super::detach::{self, Started};
 use super::super::follow::{self, Outcome};
 use super::super::progress::{Progress, Style};
 use super::super::protocol::{Reply, Request};
-use super::super::{build, color, supervisor};
+use super::super::{build, progress_style, supervisor};
 use super::{FAILURE, USAGE, connect, fail};
 use crate::cli::UpArgs;
 use crate::stackfile::StackFile;
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 /// Runs `herald up`.
@@ -32,13 +31,7 @@ pub fn run(stack: StackFile, args: UpArgs, json: bool) -> anyhow::Result<ExitCod
         };
         return supervisor::run(stack, options);
     }
-    let style = if json {
-        Style::Json
-    } else if std::io::stderr().is_terminal() {
-        Style::Live { color: color() }
-    } else {
-        Style::Plain
-    };
+    let style = progress_style(json);
     if args.detach {
         return detached(&stack, &args.names, style);
     }

@@ -51,6 +51,13 @@ pub struct Claimed {
     _lock: File,
 }
 
+impl Drop for Claimed {
+    /// The socket goes with its supervisor, however it ends (short of being killed).
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
 /// What [`claim`] found.
 #[derive(Debug)]
 pub enum Claim {
