@@ -116,6 +116,11 @@ impl Progress {
                 .any(|l| matches!(l.state, State::Waiting | State::Starting))
     }
 
+    /// Whether progress is event-log lines on standard output.
+    pub fn is_json(&self) -> bool {
+        self.style == Style::Json
+    }
+
     /// Whether the display is redrawn in place.
     pub fn is_live(&self) -> bool {
         matches!(self.style, Style::Live { .. })
