@@ -489,13 +489,14 @@ fn foreground_up_ends_by_itself_once_nothing_is_left_running() {
     assert!(err.contains("nothing is left running"), "{err}");
 
     let broken = Stack::new(
-        "[components.a]\ncommand = [\"sh\", \"-c\", \"exit 4\"]\nrestart = \"no\"\n\
+        "[components.a]\ncommand = [\"sh\", \"-c\", \"echo disk full >&2; exit 4\"]\nrestart = \"no\"\n\
          ready = { file = \"never-there\" }\n\n\
          [components.b]\ncommand = [\"sleep\", \"600\"]\nrequires = [\"a\"]\n",
     );
     let out = broken.expect(1, &["up"]);
     let err = common::stderr(&out);
     assert!(err.contains("b blocked: requires a, which failed"), "{err}");
+    assert!(err.contains("last output of a:\n    | disk full"), "{err}");
     let out = broken.expect(1, &["--json", "up"]);
     let events: Vec<Value> = common::stdout(&out)
         .lines()
