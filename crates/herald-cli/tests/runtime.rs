@@ -509,3 +509,23 @@ fn foreground_up_ends_by_itself_once_nothing_is_left_running() {
     assert_eq!(blocked["component"], "b");
     assert_eq!(blocked["error"]["cause"]["component"], "a");
 }
+
+#[test]
+fn a_stack_deep_in_the_tree_still_gets_its_socket() {
+    let root = tempfile::tempdir().unwrap();
+    let deep = root
+        .path()
+        .join("a-folder-name-long-enough-to-matter")
+        .join("another-folder-name-just-as-long-as-that")
+        .join("and-a-third-one");
+    std::fs::create_dir_all(&deep).unwrap();
+    std::fs::write(deep.join("herald.toml"), TIERS).unwrap();
+    assert!(deep.join(".herald/control.sock").as_os_str().len() > 108);
+    let run = |args: &[&str]| common::herald_in(&deep, args);
+    assert!(run(&["up", "-d"]).status.success());
+    let out = run(&["status", "--json"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(run(&["up", "-d"]).status.code(), Some(1));
+    assert!(run(&["down"]).status.success());
+    assert_eq!(run(&["status"]).status.code(), Some(1));
+}
