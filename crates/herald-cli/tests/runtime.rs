@@ -309,6 +309,11 @@ ready = { file = "never-there", timeout = "10m", interval = { initial = "5ms", m
         "{err}"
     );
     assert!(lines[1].contains('3'), "the exit code is the reason: {err}");
+    let out = stack.expect(1, &["--json", "wait", "app"]);
+    let report: Value = serde_json::from_slice(&out.stdout).expect("the failure as JSON");
+    assert_eq!(report["error"]["component"], "app");
+    assert_eq!(report["error"]["check"], "requires");
+    assert_eq!(report["error"]["cause"]["component"], "migrate");
     let app = stack.row("app");
     assert_eq!(app["state"], "blocked");
     assert_eq!(app["error"]["cause"]["component"], "migrate");

@@ -24,6 +24,7 @@ pub mod supervisor;
 
 use crate::cli::StackCommand;
 use crate::stackfile::StackFile;
+use commands::act::{Act, run as act};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
@@ -53,13 +54,11 @@ pub fn run_stack_command(cmd: StackRequest, stack: StackFile) -> anyhow::Result<
         StackCommand::Up(args) => commands::up::run(stack, args, cmd.json),
         StackCommand::Down => commands::down::run(&stack, progress_style(cmd.json)),
         StackCommand::Status => commands::status::run(&stack, cmd.json),
-        StackCommand::Wait(args) => commands::wait::run(&stack, args),
+        StackCommand::Wait(args) => commands::wait::run(&stack, args, cmd.json),
         StackCommand::Logs(args) => commands::logs::run(&stack, args),
-        StackCommand::Start(arg) => commands::act::run(&stack, commands::act::Act::Start, arg.name),
-        StackCommand::Stop(arg) => commands::act::run(&stack, commands::act::Act::Stop, arg.name),
-        StackCommand::Restart(arg) => {
-            commands::act::run(&stack, commands::act::Act::Restart, arg.name)
-        }
+        StackCommand::Start(arg) => act(&stack, Act::Start, arg.name, cmd.json),
+        StackCommand::Stop(arg) => act(&stack, Act::Stop, arg.name, cmd.json),
+        StackCommand::Restart(arg) => act(&stack, Act::Restart, arg.name, cmd.json),
     }
 }
 
