@@ -176,6 +176,8 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
     server.abort();
     let _ = std::fs::remove_file(&claimed.path);
     let _ = finished_tx.send(true);
+    // A `down` that comes later is answered by its own connection.
+    down_rx.close();
     while let Ok(write) = down_rx.try_recv() {
         down_writers.push(write);
     }

@@ -10,6 +10,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
 use tokio::net::unix::OwnedWriteHalf;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 /// Accepts connections until the supervisor exits.
@@ -81,9 +82,15 @@ async fn connection(
                 if *shared.finished.borrow() {
                     Reply::Done
                 } else {
-                    // The supervisor answers once all is stopped and the socket is gone.
-                    let _ = shared.down.send(write);
-                    return;
+                    // The supervisor answers once all is stopped and the socket is gone; if
+                    // it has just finished, this connection answers.
+                    match shared.down.send(write) {
+                        Ok(()) => return,
+                        Err(mpsc::error::SendError(back)) => {
+                            write = back;
+                            Reply::Done
+                        }
+                    }
                 }
             }
             Request::Logs { names } => {
