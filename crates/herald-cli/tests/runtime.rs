@@ -175,7 +175,14 @@ fn detached_stack_is_driven_through_the_control_socket() {
     // down: everything stopped, dependents first, no process left, the socket gone.
     let pids = stack.pids();
     assert_eq!(pids.len(), 3);
-    stack.expect(0, &["down"]);
+    let down = common::stderr(&stack.expect(0, &["down"]));
+    let at = |needle: &str| {
+        down.find(needle)
+            .unwrap_or_else(|| panic!("{needle}: {down}"))
+    };
+    assert!(at("web stopped") < at("api stopping"), "{down}");
+    assert!(at("api stopped") < at("db  stopping"), "{down}");
+    assert!(down.ends_with("stack tiers is down\n"), "{down}");
     for pid in pids {
         assert!(gone(pid), "pid {pid} outlived down");
     }
@@ -302,6 +309,11 @@ ready = { file = "never-there", timeout = "10m", interval = { initial = "5ms", m
         "{err}"
     );
     assert!(lines[1].contains('3'), "the exit code is the reason: {err}");
+    let out = stack.expect(1, &["--json", "wait", "app"]);
+    let report: Value = serde_json::from_slice(&out.stdout).expect("the failure as JSON");
+    assert_eq!(report["error"]["component"], "app");
+    assert_eq!(report["error"]["check"], "requires");
+    assert_eq!(report["error"]["cause"]["component"], "migrate");
     let app = stack.row("app");
     assert_eq!(app["state"], "blocked");
     assert_eq!(app["error"]["cause"]["component"], "migrate");
@@ -468,4 +480,57 @@ fn a_killed_supervisor_leaves_nothing_running_and_a_new_up_works() {
     stack.expect(0, &["up", "-d"]);
     assert_eq!(stack.row("db")["state"], "ready");
     stack.expect(0, &["down"]);
+}
+
+#[test]
+fn foreground_up_ends_by_itself_once_nothing_is_left_running() {
+    let done = Stack::new(
+        "[components.a]\nkind = \"oneshot\"\ncommand = [\"sh\", \"-c\", \"echo hi\"]\n\n\
+         [components.b]\nkind = \"oneshot\"\ncommand = [\"true\"]\nrequires = [\"a\"]\n",
+    );
+    let out = done.expect(0, &["up"]);
+    let err = common::stderr(&out);
+    assert!(err.contains("b completed"), "{err}");
+    assert!(err.contains("nothing is left running"), "{err}");
+
+    let broken = Stack::new(
+        "[components.a]\ncommand = [\"sh\", \"-c\", \"echo disk full >&2; exit 4\"]\nrestart = \"no\"\n\
+         ready = { file = \"never-there\" }\n\n\
+         [components.b]\ncommand = [\"sleep\", \"600\"]\nrequires = [\"a\"]\n",
+    );
+    let out = broken.expect(1, &["up"]);
+    let err = common::stderr(&out);
+    assert!(err.contains("b blocked: requires a, which failed"), "{err}");
+    assert!(err.contains("last output of a:\n    | disk full"), "{err}");
+    let out = broken.expect(1, &["--json", "up"]);
+    let events: Vec<Value> = common::stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one event per line"))
+        .collect();
+    let blocked = events
+        .iter()
+        .find(|e| e["state"] == "blocked")
+        .expect("b blocked");
+    assert_eq!(blocked["component"], "b");
+    assert_eq!(blocked["error"]["cause"]["component"], "a");
+}
+
+#[test]
+fn a_stack_deep_in_the_tree_still_gets_its_socket() {
+    let root = tempfile::tempdir().unwrap();
+    let deep = root
+        .path()
+        .join("a-folder-name-long-enough-to-matter")
+        .join("another-folder-name-just-as-long-as-that")
+        .join("and-a-third-one");
+    std::fs::create_dir_all(&deep).unwrap();
+    std::fs::write(deep.join("herald.toml"), TIERS).unwrap();
+    assert!(deep.join(".herald/control.sock").as_os_str().len() > 108);
+    let run = |args: &[&str]| common::herald_in(&deep, args);
+    assert!(run(&["up", "-d"]).status.success());
+    let out = run(&["status", "--json"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(run(&["up", "-d"]).status.code(), Some(1));
+    assert!(run(&["down"]).status.success());
+    assert_eq!(run(&["status"]).status.code(), Some(1));
 }

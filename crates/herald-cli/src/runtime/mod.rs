@@ -9,7 +9,7 @@
 //! - [`supervisor`] runs a stack (foreground `up`, or the background one of `up --detach`);
 //! - [`control`] is the control socket, [`protocol`] what goes over it;
 //! - [`eventlog`] writes `events.jsonl`, [`progress`] shows what happens;
-//! - [`detach`] starts the background supervisor;
+//! - [`detach`] starts the background supervisor, [`follow`] shows its start;
 //! - [`commands`] are the client side of each command.
 
 pub mod build;
@@ -17,12 +17,14 @@ pub mod commands;
 pub mod control;
 pub mod detach;
 pub mod eventlog;
+pub mod follow;
 pub mod progress;
 pub mod protocol;
 pub mod supervisor;
 
 use crate::cli::StackCommand;
 use crate::stackfile::StackFile;
+use commands::act::{Act, run as act};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
@@ -50,15 +52,25 @@ pub fn run_stack_command(cmd: StackRequest, stack: StackFile) -> anyhow::Result<
     }
     match cmd.command {
         StackCommand::Up(args) => commands::up::run(stack, args, cmd.json),
-        StackCommand::Down => commands::down::run(&stack),
+        StackCommand::Down => commands::down::run(&stack, progress_style(cmd.json)),
         StackCommand::Status => commands::status::run(&stack, cmd.json),
-        StackCommand::Wait(args) => commands::wait::run(&stack, args),
+        StackCommand::Wait(args) => commands::wait::run(&stack, args, cmd.json),
         StackCommand::Logs(args) => commands::logs::run(&stack, args),
-        StackCommand::Start(arg) => commands::act::run(&stack, commands::act::Act::Start, arg.name),
-        StackCommand::Stop(arg) => commands::act::run(&stack, commands::act::Act::Stop, arg.name),
-        StackCommand::Restart(arg) => {
-            commands::act::run(&stack, commands::act::Act::Restart, arg.name)
-        }
+        StackCommand::Start(arg) => act(&stack, Act::Start, arg.name, cmd.json),
+        StackCommand::Stop(arg) => act(&stack, Act::Stop, arg.name, cmd.json),
+        StackCommand::Restart(arg) => act(&stack, Act::Restart, arg.name, cmd.json),
+    }
+}
+
+/// How `up` and `down` show progress: `--json` event lines on stdout, else redrawn rows on
+/// a terminal, else plain lines.
+pub fn progress_style(json: bool) -> progress::Style {
+    if json {
+        progress::Style::Json
+    } else if std::io::stderr().is_terminal() {
+        progress::Style::Live { color: color() }
+    } else {
+        progress::Style::Plain
     }
 }
 

@@ -7,7 +7,7 @@
 //!   `10:00:00.123 etcd ready (pid 4242, 1.2 s)`.
 //! - [`Style::Json`] (`--json`): each event-log line on standard output.
 
-use herald::{Event, ReadinessError, State};
+use herald::{ComponentSpec, Event, ReadinessError, State};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -57,6 +57,8 @@ fn clock(time: std::time::SystemTime) -> String {
 #[derive(Debug, Clone)]
 struct Line {
     name: String,
+    /// Every dependency, of any kind.
+    needs: Vec<String>,
     state: State,
     pid: Option<u32>,
     since: Instant,
@@ -78,16 +80,17 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// A display of `names` (every component of the run, in file order).
-    pub fn new(names: &[String], style: Style) -> Progress {
+    /// A display of `specs` (every component of the run, in file order).
+    pub fn new(specs: &[ComponentSpec], style: Style) -> Progress {
         let now = Instant::now();
         Progress {
             style,
-            width: names.iter().map(|n| n.len()).max().unwrap_or(0),
-            lines: names
+            width: specs.iter().map(|s| s.name.len()).max().unwrap_or(0),
+            lines: specs
                 .iter()
-                .map(|name| Line {
-                    name: name.clone(),
+                .map(|spec| Line {
+                    name: spec.name.clone(),
+                    needs: spec.dependencies().map(|(n, _)| n.to_string()).collect(),
                     state: State::Waiting,
                     pid: None,
                     since: now,
@@ -111,6 +114,11 @@ impl Progress {
                 .lines
                 .iter()
                 .any(|l| matches!(l.state, State::Waiting | State::Starting))
+    }
+
+    /// Whether progress is event-log lines on standard output.
+    pub fn is_json(&self) -> bool {
+        self.style == Style::Json
     }
 
     /// Whether the display is redrawn in place.
@@ -186,6 +194,14 @@ impl Progress {
         }
     }
 
+    /// Sets where a component is without showing anything (to start from a running stack).
+    pub fn seed(&mut self, name: &str, state: State, pid: Option<u32>) {
+        if let Some(line) = self.lines.iter_mut().find(|l| l.name == name) {
+            line.state = state;
+            line.pid = pid;
+        }
+    }
+
     /// Redraws the table (live only).
     pub fn redraw(&mut self) {
         if self.is_live() {
@@ -214,6 +230,7 @@ impl Progress {
             return;
         };
         let now = Instant::now();
+        let columns = terminal_columns();
         for line in &self.lines {
             let (mark, paint) = match line.state {
                 State::Ready | State::Completed => ("✔", "32"),
@@ -229,6 +246,14 @@ impl Progress {
                 width = self.width
             );
             text.push_str(&self.details(line, now));
+            // A row that wrapped would break the redraw: cut it to the terminal's width.
+            if let Some(cut) = text
+                .char_indices()
+                .nth(columns.saturating_sub(1))
+                .map(|(i, _)| i)
+            {
+                text.truncate(cut);
+            }
             if color {
                 out.push_str(&format!("\x1b[{paint}m{text}\x1b[0m\n"));
             } else {
@@ -246,19 +271,31 @@ impl Progress {
     fn details(&self, line: &Line, now: Instant) -> String {
         let mut parts = Vec::new();
         match line.state {
-            State::Waiting => parts.push(format!("waiting {}", seconds(now - line.since))),
+            State::Waiting => {
+                let mut text = seconds(now - line.since);
+                let pending: Vec<&str> = line
+                    .needs
+                    .iter()
+                    .filter(|n| self.state(n).is_some_and(|s| !s.is_up()))
+                    .map(String::as_str)
+                    .collect();
+                if !pending.is_empty() {
+                    text.push_str(&format!(" for {}", pending.join(", ")));
+                }
+                parts.push(text);
+            }
             State::Starting => {
+                parts.push(seconds(now - line.since));
                 if let Some(waited) = line.waited.filter(|w| *w >= NOTABLE) {
                     parts.push(format!("waited {}", seconds(waited)));
                 }
-                parts.push(format!("starting {}", seconds(now - line.since)));
             }
             _ => {
-                if let Some(waited) = line.waited.filter(|w| *w >= NOTABLE) {
-                    parts.push(format!("waited {}", seconds(waited)));
-                }
                 if let Some(ready) = line.ready_in {
                     parts.push(format!("ready in {}", seconds(ready)));
+                }
+                if let Some(waited) = line.waited.filter(|w| *w >= NOTABLE) {
+                    parts.push(format!("waited {}", seconds(waited)));
                 }
             }
         }
@@ -272,6 +309,11 @@ impl Progress {
             parts.push(error.clone());
         }
         parts.join("  ")
+    }
+
+    /// The state of a component of the display.
+    fn state(&self, name: &str) -> Option<State> {
+        self.lines.iter().find(|l| l.name == name).map(|l| l.state)
     }
 
     /// A plain line's text: `etcd ready (pid 4242, 1.2 s)`.
@@ -304,6 +346,18 @@ impl Progress {
             text.push_str(&format!(" ({})", details.join(", ")));
         }
         text
+    }
+}
+
+/// The width of the terminal on standard error (80 if unknown).
+fn terminal_columns() -> usize {
+    // SAFETY: TIOCGWINSZ fills the winsize it is given and nothing else.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
+    if ok && size.ws_col > 0 {
+        usize::from(size.ws_col)
+    } else {
+        80
     }
 }
 

@@ -17,6 +17,7 @@ use super::progress::{Progress, Style};
 use crate::stackfile::StackFile;
 use anyhow::Context;
 use herald::{Events, ProcessHost, Running, State};
+use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -25,6 +26,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::unix::OwnedWriteHalf;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+/// How many events an `events` subscriber may fall behind before it misses some.
+const EVENT_BACKLOG: usize = 16 * 1024;
 
 /// What the control server shares with the supervisor.
 pub struct Shared {
@@ -107,7 +111,7 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
     let mut signals = Signals::new()?;
     let running = components.start().context("cannot start the stack")?;
 
-    let (events_tx, _) = broadcast::channel(1024);
+    let (events_tx, _) = broadcast::channel(EVENT_BACKLOG);
     let (down_tx, mut down_rx) = mpsc::unbounded_channel();
     let (finished_tx, finished_rx) = watch::channel(false);
     let (notes_tx, notes_rx) = mpsc::unbounded_channel();
@@ -121,16 +125,15 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
         down: down_tx,
         finished: finished_rx,
     });
-    let progress = Progress::new(&names, options.style);
-    let pump = tokio::spawn(pump(
-        events,
+    let pump = Pump {
         eventlog,
-        progress,
-        events_tx,
-        notes_rx,
-        idle_tx,
-        names.len(),
-    ));
+        progress: Progress::new(&specs, options.style),
+        subscribers: events_tx,
+        idle: idle_tx,
+        count: names.len(),
+        host: shared.host.clone(),
+    };
+    let pump = tokio::spawn(pump.run(events, notes_rx));
     let server = tokio::spawn(control::server::serve(listener, shared.clone()));
 
     let detached = options.ready_fd.is_some();
@@ -173,6 +176,8 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
     server.abort();
     let _ = std::fs::remove_file(&claimed.path);
     let _ = finished_tx.send(true);
+    // A `down` that comes later is answered by its own connection.
+    down_rx.close();
     while let Ok(write) = down_rx.try_recv() {
         down_writers.push(write);
     }
@@ -198,50 +203,94 @@ type Note = (String, Option<oneshot::Sender<()>>);
 
 /// Writes each event to the event log, the progress display and the `events` subscribers;
 /// says when every component is down.
-async fn pump(
-    mut events: Events,
-    mut eventlog: EventLog,
-    mut progress: Progress,
+struct Pump {
+    eventlog: EventLog,
+    progress: Progress,
     subscribers: broadcast::Sender<serde_json::Value>,
-    mut notes: mpsc::UnboundedReceiver<Note>,
     idle: watch::Sender<bool>,
     count: usize,
-) {
-    let mut states: std::collections::HashMap<String, State> = std::collections::HashMap::new();
-    let mut tick = tokio::time::interval(Duration::from_millis(200));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut notes_open = true;
-    loop {
-        tokio::select! {
-            biased;
-            event = events.recv() => {
-                let Some(event) = event else { break };
-                eventlog.append(&event);
-                progress.event(&event);
-                if subscribers.receiver_count() > 0 {
-                    let _ = subscribers.send(serde_json::to_value(&event).expect("events serialise"));
-                }
-                states.insert(event.component.to_string(), event.state);
-                if states.len() == count && states.values().all(|s| s.is_down()) {
-                    idle.send_replace(true);
-                }
-            }
-            note = notes.recv(), if notes_open => match note {
-                Some((text, shown)) => {
-                    progress.note(&text);
-                    if let Some(shown) = shown {
-                        let _ = shown.send(());
+    host: ProcessHost,
+}
+
+/// How many of a failed component's last output lines progress shows.
+const TAIL_LINES: usize = 5;
+
+impl Pump {
+    async fn run(mut self, mut events: Events, mut notes: mpsc::UnboundedReceiver<Note>) {
+        let mut states: HashMap<String, State> = HashMap::new();
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut notes_open = true;
+        loop {
+            tokio::select! {
+                biased;
+                event = events.recv() => {
+                    let Some(event) = event else { break };
+                    self.eventlog.append(&event);
+                    self.progress.event(&event);
+                    if event.state == State::Failed {
+                        self.show_tail(&event.component);
+                    }
+                    if self.subscribers.receiver_count() > 0 {
+                        let value = serde_json::to_value(&event).expect("events serialise");
+                        let _ = self.subscribers.send(value);
+                    }
+                    states.insert(event.component.to_string(), event.state);
+                    if states.len() == self.count && states.values().all(|s| s.is_down()) {
+                        self.idle.send_replace(true);
                     }
                 }
-                None => notes_open = false,
-            },
-            _ = tick.tick(), if progress.is_ticking() => progress.redraw(),
+                note = notes.recv(), if notes_open => match note {
+                    Some((text, shown)) => {
+                        self.progress.note(&text);
+                        if let Some(shown) = shown {
+                            let _ = shown.send(());
+                        }
+                    }
+                    None => notes_open = false,
+                },
+                _ = tick.tick(), if self.progress.is_ticking() => self.progress.redraw(),
+            }
         }
+        while let Ok((text, _)) = notes.try_recv() {
+            self.progress.note(&text);
+        }
+        self.progress.finish();
     }
-    while let Ok((text, _)) = notes.try_recv() {
-        progress.note(&text);
+
+    /// Shows the last lines a failed component printed: usually the reason in its own words.
+    fn show_tail(&mut self, component: &str) {
+        if self.progress.is_json() {
+            return;
+        }
+        let lines = tail(&self.host.log_path(component), TAIL_LINES);
+        if lines.is_empty() {
+            return;
+        }
+        let mut text = format!("last output of {component}:");
+        for line in lines {
+            text.push_str(&format!("\n    | {line}"));
+        }
+        self.progress.note(&text);
     }
-    progress.finish();
+}
+
+/// The text of the last `count` lines of a log file (read from its last 16 KiB).
+fn tail(path: &std::path::Path, count: usize) -> Vec<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = file.seek(SeekFrom::Start(len.saturating_sub(16 * 1024)));
+    let mut bytes = Vec::new();
+    let _ = file.read_to_end(&mut bytes);
+    let text = String::from_utf8_lossy(&bytes);
+    let lines: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.split_once(" | ").map(|(_, t)| t.to_string()))
+        .collect();
+    lines[lines.len().saturating_sub(count)..].to_vec()
 }
 
 /// SIGINT, SIGTERM and SIGHUP, registered before anything starts.

@@ -23,21 +23,20 @@ pub(crate) struct Sink {
 impl Sink {
     /// Passes a chunk (or, with `None`, the final partial line) through `splitter`, then
     /// writes the lines out.
+    ///
+    /// The lines are in the file (flushed) before anyone is asked whether they listen, and
+    /// published only after: a follower that subscribes and then reads the file sees every
+    /// line exactly once, whenever it subscribed.
     fn take(&self, stream: Stream, splitter: &mut LineSplitter, chunk: Option<&[u8]>) {
         let time = SystemTime::now();
         let stamp = format_time(time);
-        let listened = self.hub.listened();
+        let mut text = Vec::new();
+        let mut ends = Vec::new();
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
         let mut emit = |line: &[u8]| {
             file.push(&stamp, stream, line);
-            if listened {
-                self.hub.publish(LogLine {
-                    time,
-                    component: self.name.clone(),
-                    stream,
-                    text: String::from_utf8_lossy(line).into_owned(),
-                });
-            }
+            text.extend_from_slice(line);
+            ends.push(text.len());
             if let Some((regex, gate)) = &self.matcher
                 && gate.awaits_log()
                 && regex.is_match(line)
@@ -50,6 +49,20 @@ impl Sink {
             None => splitter.finish(&mut emit),
         }
         file.flush();
+        drop(file);
+        if !self.hub.listened() {
+            return;
+        }
+        let mut start = 0;
+        for end in ends {
+            self.hub.publish(LogLine {
+                time,
+                component: self.name.clone(),
+                stream,
+                text: String::from_utf8_lossy(&text[start..end]).into_owned(),
+            });
+            start = end;
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! `restart` answer once it is ready (exit 0) or failed (exit 1, the error chain on stderr).
 
 use super::super::protocol::{Reply, Request};
-use super::{check_names, connect, fail, say_not_running};
+use super::{check_names, connect, fail, print_json, say_not_running};
 use crate::stackfile::StackFile;
 use std::process::ExitCode;
 
@@ -18,7 +18,7 @@ pub enum Act {
 }
 
 /// Runs the action on `name`.
-pub fn run(stack: &StackFile, act: Act, name: String) -> anyhow::Result<ExitCode> {
+pub fn run(stack: &StackFile, act: Act, name: String, json: bool) -> anyhow::Result<ExitCode> {
     if let Err(code) = check_names(stack, std::slice::from_ref(&name)) {
         return Ok(code);
     }
@@ -31,7 +31,11 @@ pub fn run(stack: &StackFile, act: Act, name: String) -> anyhow::Result<ExitCode
         Act::Stop => Request::Stop { name },
         Act::Restart => Request::Restart { name },
     };
-    match client.ask(&request)? {
+    let reply = client.ask(&request)?;
+    if json {
+        print_json(&reply);
+    }
+    match reply {
         Reply::Done => Ok(ExitCode::SUCCESS),
         other => Ok(fail(other)),
     }

@@ -40,6 +40,25 @@ pub fn check_names(stack: &StackFile, names: &[String]) -> Result<(), ExitCode> 
     })
 }
 
+/// With `--json`: a failure as data on stdout, besides the words on stderr:
+/// `{"error": {...}}` (the structured error), `{"timed_out": true, "pending": [{"name",
+/// "state"}]}`, or `{"unknown": name, "names": [...]}`.
+pub fn print_json(reply: &Reply) {
+    let value = match reply {
+        Reply::Failed { error } => serde_json::json!({ "error": error }),
+        Reply::TimedOut { pending } => {
+            let pending: Vec<_> = pending
+                .iter()
+                .map(|(name, state)| serde_json::json!({"name": name, "state": state}))
+                .collect();
+            serde_json::json!({"timed_out": true, "pending": pending})
+        }
+        Reply::Unknown { name, names } => serde_json::json!({"unknown": name, "names": names}),
+        _ => return,
+    };
+    println!("{value}");
+}
+
 /// Prints a reply that is not the hoped-for one and gives its exit code.
 pub fn fail(reply: Reply) -> ExitCode {
     match reply {

@@ -7,13 +7,13 @@
 //! or was blocked (exit 1, the error chain on stderr), and leaves the stack running.
 
 use super::super::detach::{self, Started};
-use super::super::progress::Style;
+use super::super::follow::{self, Outcome};
+use super::super::progress::{Progress, Style};
 use super::super::protocol::{Reply, Request};
-use super::super::{build, color, supervisor};
+use super::super::{build, progress_style, supervisor};
 use super::{FAILURE, USAGE, connect, fail};
 use crate::cli::UpArgs;
 use crate::stackfile::StackFile;
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 /// Runs `herald up`.
@@ -31,16 +31,10 @@ pub fn run(stack: StackFile, args: UpArgs, json: bool) -> anyhow::Result<ExitCod
         };
         return supervisor::run(stack, options);
     }
+    let style = progress_style(json);
     if args.detach {
-        return detached(&stack, &args.names);
+        return detached(&stack, &args.names, style);
     }
-    let style = if json {
-        Style::Json
-    } else if std::io::stderr().is_terminal() {
-        Style::Live { color: color() }
-    } else {
-        Style::Plain
-    };
     let options = supervisor::Options {
         names: args.names,
         style,
@@ -49,7 +43,14 @@ pub fn run(stack: StackFile, args: UpArgs, json: bool) -> anyhow::Result<ExitCod
     supervisor::run(stack, options)
 }
 
-fn detached(stack: &StackFile, names: &[String]) -> anyhow::Result<ExitCode> {
+fn detached(stack: &StackFile, names: &[String], style: Style) -> anyhow::Result<ExitCode> {
+    let specs = match build::select(stack, names) {
+        Ok(specs) => specs,
+        Err(unknown) => {
+            eprintln!("error: {unknown}");
+            return Ok(ExitCode::from(USAGE));
+        }
+    };
     if let Some(mut client) = connect(stack)? {
         let pid = match client.ask(&Request::Status) {
             Ok(Reply::Status { pid, .. }) => Some(pid),
@@ -78,17 +79,28 @@ fn detached(stack: &StackFile, names: &[String]) -> anyhow::Result<ExitCode> {
         Reply::Status { pid, .. } => pid,
         other => return Ok(fail(other)),
     };
-    match client.ask(&Request::Wait {
-        names: Vec::new(),
-        timeout_ms: None,
-    })? {
-        Reply::Done => {
-            eprintln!(
-                "stack {} is up (supervisor pid {pid}; `herald status`, `herald down`)",
-                stack.name
-            );
+    let progress = Progress::new(&specs, style);
+    let hint = format!("supervisor pid {pid}; `herald status`, `herald down`");
+    match follow::start(&mut client, &stack.state_dir, &specs, progress)? {
+        Outcome::Up => {
+            eprintln!("stack {} is up ({hint})", stack.name);
             Ok(ExitCode::SUCCESS)
         }
-        other => Ok(fail(other)),
+        Outcome::Failed(error) => {
+            eprintln!("{error}");
+            eprintln!(
+                "stack {} keeps running in the background ({hint})",
+                stack.name
+            );
+            Ok(ExitCode::from(FAILURE))
+        }
+        Outcome::Ended => {
+            eprintln!(
+                "stack {} stopped before it was up; see {}",
+                stack.name,
+                detach::log_path(stack).display()
+            );
+            Ok(ExitCode::from(FAILURE))
+        }
     }
 }

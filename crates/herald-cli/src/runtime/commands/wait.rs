@@ -2,13 +2,13 @@
 //! the error chain on stderr if one fails or is blocked, or once the timeout passes.
 
 use super::super::protocol::{Reply, Request};
-use super::{check_names, connect, fail, say_not_running};
+use super::{check_names, connect, fail, print_json, say_not_running};
 use crate::cli::WaitArgs;
 use crate::stackfile::StackFile;
 use std::process::ExitCode;
 
 /// Runs `herald wait`.
-pub fn run(stack: &StackFile, args: WaitArgs) -> anyhow::Result<ExitCode> {
+pub fn run(stack: &StackFile, args: WaitArgs, json: bool) -> anyhow::Result<ExitCode> {
     if let Err(code) = check_names(stack, &args.names) {
         return Ok(code);
     }
@@ -22,7 +22,11 @@ pub fn run(stack: &StackFile, args: WaitArgs) -> anyhow::Result<ExitCode> {
             .timeout
             .map(|t| t.as_millis().try_into().unwrap_or(u64::MAX)),
     };
-    match client.ask(&request)? {
+    let reply = client.ask(&request)?;
+    if json {
+        print_json(&reply);
+    }
+    match reply {
         Reply::Done => Ok(ExitCode::SUCCESS),
         Reply::TimedOut { pending } => {
             let limit = herald::format_duration(args.timeout.unwrap_or_default());

@@ -18,7 +18,14 @@ impl Client {
     /// Connects to the supervisor listening on `path`; `None` when nobody listens (no socket
     /// file, or a stale one).
     pub fn connect(path: &Path) -> anyhow::Result<Option<Client>> {
-        match UnixStream::connect(path) {
+        let (short, _dir) = match super::reachable(path) {
+            Ok(reachable) => reachable,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot reach {}", path.display()));
+            }
+        };
+        match UnixStream::connect(&short) {
             Ok(stream) => {
                 let writer = stream.try_clone()?;
                 Ok(Some(Client {

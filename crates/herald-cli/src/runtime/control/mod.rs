@@ -16,12 +16,31 @@ pub mod server;
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// The control socket of a state folder.
 pub fn socket_path(state_dir: &Path) -> PathBuf {
     state_dir.join("control.sock")
+}
+
+/// The longest socket path bound or connected to as it is (a socket address holds 108 bytes).
+const MAX_SOCKET_PATH: usize = 100;
+
+/// A path to reach the socket at `path` by, short enough for a socket address, and what must
+/// stay open while it is used: a longer path is reached through its folder opened as
+/// `/proc/self/fd/N`.
+pub(crate) fn reachable(path: &Path) -> io::Result<(PathBuf, Option<File>)> {
+    if path.as_os_str().len() <= MAX_SOCKET_PATH {
+        return Ok((path.to_path_buf(), None));
+    }
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Ok((path.to_path_buf(), None));
+    };
+    let dir = File::open(dir)?;
+    let short = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd())).join(name);
+    Ok((short, Some(dir)))
 }
 
 /// The lock file a live supervisor holds.
@@ -57,6 +76,13 @@ pub struct Claimed {
     /// The socket's path.
     pub path: PathBuf,
     _lock: File,
+}
+
+impl Drop for Claimed {
+    /// The socket goes with its supervisor, however it ends (short of being killed).
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 /// What [`claim`] found.
@@ -110,7 +136,8 @@ pub fn claim(state_dir: &Path) -> io::Result<Claim> {
     writeln!(lock, "{}", std::process::id())?;
 
     let path = socket_path(state_dir);
-    if std::os::unix::net::UnixStream::connect(&path).is_ok() {
+    let (short, _dir) = reachable(&path)?;
+    if std::os::unix::net::UnixStream::connect(&short).is_ok() {
         // Someone listens although the lock was free: a supervisor that does not lock.
         return Ok(Claim::Running { pid: None });
     }
@@ -125,7 +152,7 @@ pub fn claim(state_dir: &Path) -> io::Result<Claim> {
         }
     }
     let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
-    let bound = std::os::unix::net::UnixListener::bind(&path);
+    let bound = std::os::unix::net::UnixListener::bind(&short);
     rustix::process::umask(old);
     let listener = bound
         .map_err(|e| io::Error::new(e.kind(), format!("cannot bind {}: {e}", path.display())))?;

@@ -10,6 +10,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
 use tokio::net::unix::OwnedWriteHalf;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 /// Accepts connections until the supervisor exits.
@@ -69,9 +70,11 @@ async fn connection(
         };
         let reply = match request {
             Request::Status => status(&shared),
-            Request::Wait { names, timeout_ms } => {
-                wait(&shared, names, timeout_ms.map(Duration::from_millis)).await
-            }
+            // A client that hangs up while it waits is not waited for any longer.
+            Request::Wait { names, timeout_ms } => tokio::select! {
+                reply = wait(&shared, names, timeout_ms.map(Duration::from_millis)) => reply,
+                _ = closed(&mut read) => return,
+            },
             Request::Start { name } => act(&shared, &name, Act::Start).await,
             Request::Stop { name } => act(&shared, &name, Act::Stop).await,
             Request::Restart { name } => act(&shared, &name, Act::Restart).await,
@@ -79,9 +82,15 @@ async fn connection(
                 if *shared.finished.borrow() {
                     Reply::Done
                 } else {
-                    // The supervisor answers once all is stopped and the socket is gone.
-                    let _ = shared.down.send(write);
-                    return;
+                    // The supervisor answers once all is stopped and the socket is gone; if
+                    // it has just finished, this connection answers.
+                    match shared.down.send(write) {
+                        Ok(()) => return,
+                        Err(mpsc::error::SendError(back)) => {
+                            write = back;
+                            Reply::Done
+                        }
+                    }
                 }
             }
             Request::Logs { names } => {
@@ -96,6 +105,15 @@ async fn connection(
         if send(&mut write, &reply).await.is_err() {
             return;
         }
+    }
+}
+
+/// Resolves once the client has closed its side; never if it sends more (that is read later).
+async fn closed(read: &mut BufReader<tokio::net::unix::OwnedReadHalf>) {
+    if let Ok(buf) = read.fill_buf().await
+        && !buf.is_empty()
+    {
+        std::future::pending::<()>().await;
     }
 }
 
