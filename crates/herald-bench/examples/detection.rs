@@ -8,6 +8,7 @@
 //! ```
 
 use herald::{ComponentSpec, ProcessHost, ReadySpec, Stack, State, probes_for};
+use herald_bench::procfs::monotonic_ns;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -76,7 +77,7 @@ async fn measure(fixture: &Path, via: &str) -> Result<(Duration, u32), Box<dyn s
     let mut events = stack.subscribe();
     stack.add(spec, component);
     // Both clocks at once, to place `Event::at` (an Instant) on the fixture's clock.
-    let (base, base_ns) = (Instant::now(), monotonic_ns());
+    let (base, base_ns) = (Instant::now(), u128::from(monotonic_ns()));
     let running = stack.start()?;
     let ready_at = loop {
         let event = events
@@ -114,16 +115,6 @@ fn fixture() -> Result<PathBuf, Box<dyn std::error::Error>> {
         .filter(|p| p.exists())
         .ok_or("herald-fixture not found: run `cargo build --release -p herald-fixture` first")?;
     Ok(path)
-}
-
-fn monotonic_ns() -> u128 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u128 * 1_000_000_000 + ts.tv_nsec as u128
 }
 
 fn us(d: Duration) -> String {

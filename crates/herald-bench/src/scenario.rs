@@ -1,6 +1,10 @@
 //! The scenarios of the start-up benchmark: each a dependency graph of fixture components with
 //! their ready-after delays (see `benchmarks.md`).
 
+/// The K3s table of the `k3s_embedded` example: (name, delay ms, requires, wants).
+#[path = "../../herald/examples/k3s_embedded/graph.rs"]
+mod k3s_graph;
+
 use herald::{ComponentSpec, Graph};
 use std::time::Duration;
 
@@ -86,20 +90,7 @@ impl Scenario {
 
     /// The K3s graph (as in the `k3s_embedded` example), delays scaled down from a real node.
     pub fn k3s() -> Self {
-        /// (name, delay ms, requires, wants)
-        const K3S: &[(&str, u64, &[&str], &[&str])] = &[
-            ("containerd", 40, &[], &[]),
-            ("etcd", 60, &["containerd"], &[]),
-            ("apiserver", 80, &["etcd"], &[]),
-            ("scheduler", 20, &["apiserver"], &[]),
-            ("controller-manager", 30, &["apiserver"], &[]),
-            ("cloud-controller-manager", 15, &["apiserver"], &[]),
-            ("kubelet", 50, &["containerd"], &["apiserver"]),
-            ("kube-proxy", 10, &["apiserver"], &[]),
-            ("cni", 25, &["kubelet"], &[]),
-            ("helm-controller", 10, &["apiserver"], &["cni"]),
-            ("deploy-controller", 10, &["apiserver"], &["cni"]),
-        ];
+        const K3S: &[(&str, u64, &[&str], &[&str])] = k3s_graph::COMPONENTS;
         let index = |name: &str| K3S.iter().position(|c| c.0 == name).expect("known");
         let nodes = K3S
             .iter()

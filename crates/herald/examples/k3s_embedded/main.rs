@@ -10,20 +10,8 @@ use herald::{ComponentSpec, RestartPolicy, Stack, State, task};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-/// (name, start delay in ms, requires, wants)
-const COMPONENTS: &[(&str, u64, &[&str], &[&str])] = &[
-    ("containerd", 40, &[], &[]),
-    ("etcd", 60, &["containerd"], &[]),
-    ("apiserver", 80, &["etcd"], &[]),
-    ("scheduler", 20, &["apiserver"], &[]),
-    ("controller-manager", 30, &["apiserver"], &[]),
-    ("cloud-controller-manager", 15, &["apiserver"], &[]),
-    ("kubelet", 50, &["containerd"], &["apiserver"]),
-    ("kube-proxy", 10, &["apiserver"], &[]),
-    ("cni", 25, &["kubelet"], &[]),
-    ("helm-controller", 10, &["apiserver"], &["cni"]),
-    ("deploy-controller", 10, &["apiserver"], &["cni"]),
-];
+mod graph;
+use graph::COMPONENTS;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
