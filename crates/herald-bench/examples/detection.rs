@@ -30,13 +30,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             latencies.push(latency);
             probes += u64::from(spent);
         }
-        latencies.sort();
-        let pick = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
+        let ms: Vec<f64> = latencies.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+        let summary = herald_bench::stats::Summary::of(&ms).ok_or("no runs")?;
         println!(
             "| {via} | {runs} | {} | {} | {} | {:.1} |",
-            us(pick(0.5)),
-            us(pick(0.99)),
-            us(*latencies.last().unwrap_or(&Duration::ZERO)),
+            us(summary.p50),
+            us(summary.p99),
+            us(summary.max),
             probes as f64 / runs as f64
         );
     }
@@ -117,6 +117,6 @@ fn fixture() -> Result<PathBuf, Box<dyn std::error::Error>> {
     Ok(path)
 }
 
-fn us(d: Duration) -> String {
-    format!("{:.0} µs", d.as_secs_f64() * 1e6)
+fn us(ms: f64) -> String {
+    format!("{:.0} µs", ms * 1000.0)
 }

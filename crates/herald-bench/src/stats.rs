@@ -1,5 +1,5 @@
-//! Order statistics over samples (nearest-rank on the sorted samples, linear interpolation
-//! between ranks).
+//! Order statistics over samples (linear interpolation between the ranks of the sorted
+//! samples).
 
 /// The `q` quantile (0 to 1) of `samples`, interpolating between the two nearest ranks;
 /// `None` without samples.

@@ -461,7 +461,8 @@ impl Row {
             "supervisor_cpu_ms_median": self.median_of(|r| r.usage.cpu_ns as f64 / 1e6),
             "supervisor_peak_rss_kib_max": self.ok().map(|r| r.usage.peak_rss_kb).max(),
             "supervisor_processes": self.ok().map(|r| r.usage.processes).max(),
-            "wakeups_per_s": self.median_of(|r| r.wakeups_per_s.unwrap_or(0.0)),
+            // Measured at rest only (idle100); absent elsewhere, never a made-up zero.
+            "wakeups_per_s": median(&self.ok().filter_map(|r| r.wakeups_per_s).collect::<Vec<_>>()),
             "rss_kib_at_rest": self.ok().map(|r| r.usage.rss_kb).max(),
             "leftovers": self.runs.iter().map(|r| r.leftovers).sum::<usize>(),
             "early_starts": self.ok().flat_map(|r| &r.handoffs_ms).filter(|&&h| h < 0.0).count(),
@@ -564,7 +565,8 @@ pub fn markdown(results: &[ScenarioResult], tasks: Option<&TasksResult>) -> Stri
                 row.runs.len(),
             ));
             if early > 0 {
-                let last = out.len() - 2;
+                // Before the row's closing " |\n".
+                let last = out.len() - 3;
                 out.insert_str(last, &format!(", {early} started early"));
             }
         }

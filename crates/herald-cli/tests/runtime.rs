@@ -55,6 +55,20 @@ impl Stack {
         common::herald_in(self.path(), args)
     }
 
+    /// `herald ARGS` started in the stack's folder, its output piped.
+    fn spawn(&self, args: &[&str]) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_herald"))
+            .args(args)
+            .current_dir(self.path())
+            .env_remove("HERALD_FILE")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("herald runs")
+    }
+
     /// `herald ARGS`, asserting its exit code.
     fn expect(&self, code: i32, args: &[&str]) -> Output {
         let out = self.herald(args);
@@ -329,15 +343,7 @@ ready = { file = "never-there", timeout = "10m", interval = { initial = "5ms", m
 
     // `up --detach` returns only once what it started is ready; a wait that times out
     // meanwhile says on what.
-    let up = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args(["up", "--detach", "slow"])
-        .current_dir(stack.path())
-        .env_remove("HERALD_FILE")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("herald up runs");
+    let up = stack.spawn(&["up", "--detach", "slow"]);
     let mut err = String::new();
     let timed_out = common::eventually(Duration::from_secs(30), || {
         let out = stack.herald(&["wait", "slow", "--timeout", "200ms"]);
@@ -372,16 +378,7 @@ fn up_name_starts_only_it_and_its_requirements() {
 #[test]
 fn foreground_up_stops_in_reverse_order_on_sigterm() {
     let stack = Stack::new(TIERS);
-    let mut up = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .arg("up")
-        .current_dir(stack.path())
-        .env_remove("HERALD_FILE")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("herald up runs");
+    let mut up = stack.spawn(&["up"]);
     // `wait` needs the socket: retry until the supervisor answers (it exits 1 before).
     let ready = common::eventually(Duration::from_secs(30), || {
         stack
@@ -416,6 +413,48 @@ fn foreground_up_stops_in_reverse_order_on_sigterm() {
 }
 
 #[test]
+fn a_second_signal_stops_at_once_and_leaves_no_process() {
+    // A component that ignores SIGTERM with a long grace: the first signal would wait it out.
+    let stack = Stack::new(
+        r#"
+[components.stubborn]
+command = ["sh", "-c", "trap '' TERM; while :; do sleep 1; done"]
+stop_timeout = "10m"
+"#,
+    );
+    let mut up = stack.spawn(&["up"]);
+    let ready = common::eventually(Duration::from_secs(30), || {
+        stack.herald(&["wait", "stubborn"]).status.success()
+    });
+    assert!(ready, "the stack came up");
+    let pids = stack.pids();
+    let term = || {
+        rustix::process::kill_process(
+            rustix::process::Pid::from_raw(up.id() as i32).unwrap(),
+            rustix::process::Signal::TERM,
+        )
+        .unwrap()
+    };
+    term();
+    let stopping = common::eventually(Duration::from_secs(30), || {
+        stack.events().iter().any(|e| e["state"] == "stopping")
+    });
+    assert!(stopping, "the first signal began the stop");
+    term();
+    let status = up.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(up.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("SIGTERM again: stopping at once"), "{err}");
+    for pid in pids {
+        assert!(
+            common::eventually(Duration::from_secs(10), || gone(pid)),
+            "pid {pid} outlived herald up"
+        );
+    }
+}
+
+#[test]
 fn process_problems_exit_2_with_their_place() {
     let stack = Stack::new("[components.a]\ncommand = [\"true\"]\nstop_signal = \"SIGNOPE\"\n");
     for args in [&["check"][..], &["up"][..], &["status"][..]] {
@@ -435,15 +474,7 @@ command = ["sh", "-c", "echo first; while [ ! -e go ]; do sleep 0.02; done; echo
 "#,
     );
     stack.expect(0, &["up", "-d"]);
-    let mut follow = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args(["logs", "--follow"])
-        .current_dir(stack.path())
-        .env_remove("HERALD_FILE")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("herald logs runs");
+    let mut follow = stack.spawn(&["logs", "--follow"]);
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(follow.stdout.take().unwrap()));
     assert_eq!(lines.next().unwrap().unwrap(), "ticker | first");
     std::fs::write(stack.path().join("go"), "").unwrap();

@@ -80,6 +80,20 @@ impl Signal {
         }
     }
 
+    /// Resolves once every one of `signals` is ready or completed, or with the first error
+    /// seen. Cancel-safe.
+    pub async fn wait_all(signals: impl IntoIterator<Item = Signal>) -> Result<(), ReadinessError> {
+        use futures_util::stream::{FuturesUnordered, StreamExt};
+        let mut waits: FuturesUnordered<_> = signals
+            .into_iter()
+            .map(|s| async move { s.wait().await })
+            .collect();
+        while let Some(result) = waits.next().await {
+            result?;
+        }
+        Ok(())
+    }
+
     /// Resolves with the status once `predicate` holds for it (at once if it already does).
     /// Cancel-safe.
     pub async fn wait_for(&self, mut predicate: impl FnMut(&Status) -> bool) -> Status {
@@ -183,6 +197,11 @@ impl Bus {
 
     pub(crate) fn index_of(&self, name: &str) -> Option<usize> {
         self.index.get(name).copied()
+    }
+
+    /// The current state of a component, read in place.
+    pub(crate) fn state(&self, idx: usize) -> State {
+        self.senders[idx].borrow().state
     }
 
     pub(crate) fn signal(&self, idx: usize) -> Signal {

@@ -4,11 +4,9 @@
 use crate::bus::{Bus, Events};
 use crate::supervisor::{Control, Op, Supervisor};
 use crate::{Component, ComponentSpec, ConfigError, Graph, ReadinessError, Signal, Status};
-use futures_util::stream::{FuturesUnordered, StreamExt};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// A set of components to start together.
@@ -94,23 +92,23 @@ impl Stack {
             tasks.push(tokio::spawn(supervisor.run(rx)));
         }
         let (finished_tx, finished) = watch::channel(false);
-        let watcher = {
+        // Ends the event subscriptions and marks the stack finished once every supervisor is.
+        tokio::spawn({
             let bus = bus.clone();
-            tokio::spawn(async move {
+            async move {
                 for task in tasks {
                     let _ = task.await;
                 }
                 bus.close();
                 let _ = finished_tx.send(true);
-            })
-        };
+            }
+        });
         Ok(Running {
             bus,
             graph,
             shutdown,
             controls,
             finished,
-            watcher: Mutex::new(Some(watcher)),
         })
     }
 }
@@ -125,7 +123,6 @@ pub struct Running {
     shutdown: CancellationToken,
     controls: Vec<mpsc::UnboundedSender<Control>>,
     finished: watch::Receiver<bool>,
-    watcher: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// A control named a component the stack does not have.
@@ -176,15 +173,7 @@ impl Running {
 
     /// Resolves once every component is ready or completed, or with the first error seen.
     pub async fn wait_all(&self) -> Result<(), ReadinessError> {
-        let mut waits: FuturesUnordered<_> = self
-            .signals()
-            .into_iter()
-            .map(|s| async move { s.wait().await })
-            .collect();
-        while let Some(result) = waits.next().await {
-            result?;
-        }
-        Ok(())
+        Signal::wait_all(self.signals()).await
     }
 
     async fn control(&self, name: &str, op: Op) -> Result<(), UnknownComponent> {
@@ -232,10 +221,6 @@ impl Running {
     pub async fn finished(&self) {
         let mut finished = self.finished.clone();
         let _ = finished.wait_for(|done| *done).await;
-        let watcher = self.watcher.lock().expect("watcher").take();
-        if let Some(watcher) = watcher {
-            let _ = watcher.await;
-        }
     }
 }
 

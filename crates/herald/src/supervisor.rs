@@ -153,7 +153,7 @@ impl Supervisor {
     }
 
     fn state(&self) -> State {
-        self.bus.signal(self.idx).state()
+        self.bus.state(self.idx)
     }
 
     fn set(&self, state: State, change: impl FnOnce(&mut Status)) {

@@ -1,10 +1,9 @@
 //! `exec = ["argv", ...]`: ready once the command exits 0.
 
 use super::{InvalidProbe, io_reason, one_line};
+use crate::process::signals::{describe_exit, kill_group};
 use crate::{BoxFuture, Probe};
 use futures_util::future::{Either, select};
-use rustix::process::{Pid, Signal, kill_process_group};
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
@@ -153,7 +152,7 @@ impl ExecProbe {
         if status.success() {
             Ok(())
         } else {
-            Err(with_last(describe(status)))
+            Err(with_last(describe_exit(status)))
         }
     }
 }
@@ -175,16 +174,13 @@ impl Probe for ExecProbe {
 /// A spawned command's process group: killed and reaped on drop unless the command was reaped.
 struct Group {
     child: Option<Child>,
-    pgid: Option<Pid>,
+    pgid: Option<u32>,
     reaped: bool,
 }
 
 impl Group {
     fn new(child: Child) -> Self {
-        let pgid = child
-            .id()
-            .and_then(|id| i32::try_from(id).ok())
-            .and_then(Pid::from_raw);
+        let pgid = child.id();
         Self {
             child: Some(child),
             pgid,
@@ -204,7 +200,7 @@ impl Group {
     /// `SIGKILL` to every process of the group. Harmless once the group is empty.
     fn kill(&self) {
         if let Some(pgid) = self.pgid {
-            let _ = kill_process_group(pgid, Signal::KILL);
+            kill_group(pgid, libc::SIGKILL);
         }
     }
 }
@@ -255,32 +251,10 @@ fn last_line(bytes: &[u8]) -> Option<String> {
         .rfind(|line| !line.is_empty())
 }
 
-fn describe(status: ExitStatus) -> String {
-    if let Some(code) = status.code() {
-        return format!("exited with status {code}");
-    }
-    match status.signal() {
-        Some(signal) => {
-            let name = match signal {
-                1 => "SIGHUP",
-                2 => "SIGINT",
-                3 => "SIGQUIT",
-                6 => "SIGABRT",
-                9 => "SIGKILL",
-                11 => "SIGSEGV",
-                13 => "SIGPIPE",
-                15 => "SIGTERM",
-                _ => return format!("killed by signal {signal}"),
-            };
-            format!("killed by {name}")
-        }
-        None => format!("ended with {status}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustix::process::{Pid, Signal};
 
     fn sh(script: &str) -> ExecProbe {
         ExecProbe::new(["sh", "-c", script]).unwrap()

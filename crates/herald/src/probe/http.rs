@@ -475,8 +475,10 @@ mod tests {
         );
         let insecure = HttpProbe::new(&url).unwrap().insecure_tls(true);
         insecure.probe().await.unwrap();
-        // The TLS configuration is reused across attempts.
+        // The TLS configuration is built once and reused across attempts.
+        let built: *const TlsConfig = insecure.tls.get().expect("built by the first attempt");
         insecure.probe().await.unwrap();
+        assert!(std::ptr::eq(built, insecure.tls.get().unwrap()));
         // An IP address works as the server name too.
         HttpProbe::new(&format!("https://{addr}/"))
             .unwrap()

@@ -125,7 +125,7 @@ pub fn probes_for(
         match HttpProbe::new(url) {
             Ok(probe) => {
                 let mut probe = probe.insecure_tls(ready.insecure_tls);
-                if let Some(status) = ready.status.filter(|s| (100..=599).contains(s)) {
+                if let Some(status) = ready.status {
                     probe = probe.status(status);
                 }
                 probes.push(Arc::new(probe));

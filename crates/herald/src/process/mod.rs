@@ -45,7 +45,7 @@ mod logs;
 mod notify;
 mod ready;
 mod reaper;
-mod signals;
+pub(crate) mod signals;
 
 pub use child::Process;
 pub use logs::{LogHub, LogLine, Stream};
@@ -63,7 +63,6 @@ pub struct ProcessHost {
 
 pub(crate) struct HostInner {
     logs_dir: PathBuf,
-    notify_path: PathBuf,
     hub: LogHub,
     notify: notify::Notify,
     guardian: guardian::Guardian,
@@ -80,7 +79,7 @@ impl std::fmt::Debug for ProcessHost {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProcessHost")
             .field("logs", &self.inner.logs_dir)
-            .field("notify_socket", &self.inner.notify_path)
+            .field("notify_socket", &self.notify_socket())
             .field("guardian", &self.inner.guardian.pid())
             .finish()
     }
@@ -115,11 +114,9 @@ impl ProcessHost {
         let notify = notify::Notify::bind(&socket).map_err(|e| {
             io::Error::new(e.kind(), format!("cannot bind {}: {e}", socket.display()))
         })?;
-        let notify_path = PathBuf::from(notify.address());
         Ok(ProcessHost {
             inner: Arc::new(HostInner {
                 logs_dir,
-                notify_path,
                 hub: LogHub::new(),
                 notify,
                 guardian: guardian::Guardian::start()?,
@@ -186,7 +183,7 @@ impl ProcessHost {
     /// The notify socket children get as `NOTIFY_SOCKET`: a path, or `@name` for an abstract
     /// socket.
     pub fn notify_socket(&self) -> &Path {
-        &self.inner.notify_path
+        Path::new(self.inner.notify.address())
     }
 }
 

@@ -11,7 +11,6 @@ use tokio::net::UnixListener;
 use tokio::net::unix::OwnedWriteHalf;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
 
 /// Accepts connections until the supervisor exits.
 pub async fn serve(listener: UnixListener, shared: Arc<Shared>) {
@@ -177,18 +176,7 @@ async fn wait(shared: &Shared, names: Vec<String>, timeout: Option<Duration>) ->
         .iter()
         .filter_map(|n| shared.running.signal(n))
         .collect();
-    let mut waits = JoinSet::new();
-    for signal in signals.clone() {
-        waits.spawn(async move { signal.wait().await });
-    }
-    let all = async {
-        while let Some(result) = waits.join_next().await {
-            if let Ok(Err(error)) = result {
-                return Err(error);
-            }
-        }
-        Ok(())
-    };
+    let all = herald::Signal::wait_all(signals.clone());
     let result = match timeout {
         Some(limit) => match tokio::time::timeout(limit, all).await {
             Ok(result) => result,
