@@ -5,7 +5,9 @@
 //! `with_delays`: every task takes 0 to 3 ms; the bench prints the critical path once, so the
 //! overhead is the measured time minus that.
 
-use herald::{ComponentSpec, Graph, Stack, task};
+use herald::{ComponentSpec, Graph, Stack};
+use herald_bench::scenario::Scenario;
+use herald_bench::suite;
 use std::time::Duration;
 
 fn main() {
@@ -14,49 +16,22 @@ fn main() {
 
 const N: usize = 10_000;
 
-/// A random DAG in `depth` layers: each component needs up to three components of earlier
-/// layers (two hard, one soft), so the longest chain has `depth` links.
-fn random_dag(n: usize, depth: usize, seed: u64) -> Vec<(ComponentSpec, Duration)> {
+/// The layered random DAG of the suite's tasks10k (depth 20), with a start delay of 0 to 3 ms
+/// per component for `with_delays`.
+fn random_dag(n: usize, depth: usize, seed: u64) -> (Vec<ComponentSpec>, Vec<Duration>) {
+    let specs = Scenario::dag(n, depth, Duration::ZERO, seed).specs();
     let mut rng = fastrand::Rng::with_seed(seed);
-    let per_layer = n.div_ceil(depth);
-    (0..n)
-        .map(|i| {
-            let layer = i / per_layer;
-            let mut spec = ComponentSpec::new(format!("c{i}"));
-            if layer > 0 {
-                let earlier = layer * per_layer;
-                let previous = (layer - 1) * per_layer..earlier;
-                spec = spec.requires([format!("c{}", rng.usize(previous))]);
-                if rng.bool() {
-                    spec = spec.requires([format!("c{}", rng.usize(0..earlier))]);
-                }
-                if rng.u8(0..4) == 0 {
-                    spec = spec.wants([format!("c{}", rng.usize(0..earlier))]);
-                }
-            }
-            spec.requires.dedup();
-            (spec, Duration::from_micros(rng.u64(0..3_000)))
-        })
-        .collect()
+    let delays = (0..n)
+        .map(|_| Duration::from_micros(rng.u64(0..3_000)))
+        .collect();
+    (specs, delays)
 }
 
-fn stack(dag: &[(ComponentSpec, Duration)], delays: bool) -> Stack {
-    let mut stack = Stack::new();
-    for (spec, delay) in dag {
-        let delay = if delays { *delay } else { Duration::ZERO };
-        stack.add(
-            spec.clone(),
-            task(move |ctx| async move {
-                if !delay.is_zero() {
-                    tokio::time::sleep(delay).await;
-                }
-                ctx.ready();
-                ctx.stopped().await;
-                Ok(())
-            }),
-        );
-    }
-    stack
+fn stack(dag: &(Vec<ComponentSpec>, Vec<Duration>), delays: bool) -> Stack {
+    let (specs, by_index) = dag;
+    suite::tasks(specs.clone(), |i| {
+        if delays { by_index[i] } else { Duration::ZERO }
+    })
 }
 
 /// The multi-thread runtime, or a current-thread one with `HERALD_BENCH_RUNTIME=current`.
@@ -73,10 +48,13 @@ fn runtime() -> tokio::runtime::Runtime {
 fn start(bencher: divan::Bencher, delays: bool) {
     let dag = random_dag(N, 20, 7);
     if delays {
-        let specs: Vec<ComponentSpec> = dag.iter().map(|(s, _)| s.clone()).collect();
-        let graph = Graph::new(&specs).expect("acyclic");
-        let by_name: std::collections::HashMap<&str, Duration> =
-            dag.iter().map(|(s, d)| (s.name.as_str(), *d)).collect();
+        let (specs, delays) = &dag;
+        let graph = Graph::new(specs).expect("acyclic");
+        let by_name: std::collections::HashMap<&str, Duration> = specs
+            .iter()
+            .zip(delays)
+            .map(|(s, d)| (s.name.as_str(), *d))
+            .collect();
         let critical = graph.critical_path(|name| by_name[name]);
         eprintln!(
             "critical path of the delayed DAG: {:.1} ms over {} components",

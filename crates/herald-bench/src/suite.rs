@@ -614,24 +614,28 @@ pub struct TasksResult {
     pub total: Summary,
 }
 
-/// A random DAG of `n` in-process tasks, each ready at once; each requires up to three
-/// earlier ones.
+/// `n` in-process tasks in the layered random DAG of [`Scenario::dag`] (depth 20), each ready
+/// as soon as it runs: the engine's own cost.
 pub fn tasks_stack(n: usize, seed: u64) -> herald::Stack {
-    let mut rng = fastrand::Rng::with_seed(seed);
+    tasks(Scenario::dag(n, 20, Duration::ZERO, seed).specs(), |_| {
+        Duration::ZERO
+    })
+}
+
+/// In-process tasks for `specs`, the `i`-th ready `delay(i)` after it starts.
+pub fn tasks(
+    specs: Vec<herald::ComponentSpec>,
+    delay: impl Fn(usize) -> Duration,
+) -> herald::Stack {
     let mut stack = herald::Stack::new();
-    for i in 0..n {
-        let mut deps = Vec::new();
-        if i > 0 {
-            for _ in 0..rng.usize(0..=3) {
-                let d = format!("t{}", rng.usize(0..i));
-                if !deps.contains(&d) {
-                    deps.push(d);
-                }
-            }
-        }
+    for (i, spec) in specs.into_iter().enumerate() {
+        let delay = delay(i);
         stack.add(
-            herald::ComponentSpec::new(format!("t{i}")).requires(deps),
-            herald::task(|ctx| async move {
+            spec,
+            herald::task(move |ctx| async move {
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
                 ctx.ready();
                 ctx.stopped().await;
                 Ok(())

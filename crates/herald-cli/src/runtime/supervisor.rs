@@ -94,17 +94,10 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
     let listener = tokio::net::UnixListener::from_std(claimed.listener.try_clone()?)?;
     let host = ProcessHost::new(&stack.state_dir)
         .with_context(|| format!("cannot set up {}", stack.state_dir.display()))?;
-    let mut components = match build::stack(&specs, &host, stack.dir()) {
-        Ok(components) => components,
-        Err(problems) => {
-            let mut diagnostics = stack.diagnostics();
-            for problem in &problems {
-                diagnostics.push_problem(problem);
-            }
-            eprintln!("{diagnostics}");
-            return Ok(ExitCode::from(2));
-        }
-    };
+    // `build::problems` has already refused a file with any of these problems (exit 2).
+    let mut components = build::stack(&specs, &host, stack.dir()).map_err(|problems| {
+        anyhow::anyhow!("the process checks changed after they passed: {problems:?}")
+    })?;
     let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
     let events = components.subscribe();
     let eventlog = EventLog::create(&stack.state_dir)?;

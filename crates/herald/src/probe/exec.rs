@@ -77,8 +77,11 @@ impl ExecProbe {
         self
     }
 
-    fn command(&self) -> Option<Command> {
-        let (program, args) = self.argv.split_first()?;
+    fn command(&self) -> Command {
+        let (program, args) = self
+            .argv
+            .split_first()
+            .expect("ExecProbe::new refuses an empty argv");
         let program = match &self.cwd {
             // A relative path with a slash is relative to the command's own folder, always.
             Some(cwd) if program.contains('/') && Path::new(program).is_relative() => {
@@ -96,15 +99,13 @@ impl ExecProbe {
         if let Some(cwd) = &self.cwd {
             command.current_dir(cwd);
         }
-        Some(command)
+        command
     }
 
     async fn attempt(&self) -> Result<(), String> {
-        let program = self.argv.first().map(String::as_str).unwrap_or_default();
-        let Some(mut command) = self.command() else {
-            return Err("the command is empty".to_string());
-        };
-        let mut child = command
+        let program = &self.argv[0];
+        let mut child = self
+            .command()
             .spawn()
             .map_err(|e| format!("cannot run {program}: {}", io_reason(&e)))?;
         let stdout = child.stdout.take();
@@ -189,9 +190,7 @@ impl Group {
     }
 
     async fn wait(&mut self) -> std::io::Result<ExitStatus> {
-        let Some(child) = self.child.as_mut() else {
-            return Err(std::io::Error::other("the command is gone"));
-        };
+        let child = self.child.as_mut().expect("taken only by drop");
         let status = child.wait().await?;
         self.reaped = true;
         Ok(status)
