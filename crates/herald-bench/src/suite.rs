@@ -35,7 +35,8 @@ pub struct Options {
     pub json: PathBuf,
     /// The programs.
     pub programs: Programs,
-    /// Keep every run's folder (a failed run's is always kept).
+    /// Keep every run's folder after the suite. Without it a failed run's folder survives only
+    /// until the suite ends, when the whole work folder is removed.
     pub keep: bool,
 }
 
