@@ -58,6 +58,9 @@ pub struct RunResult {
     pub probes: u64,
     /// Probes counted by the first component (the shared dependency of fan50).
     pub probes_first: u64,
+    /// herald (library runner) only: the probe attempts herald itself counted, in all and on
+    /// the first component; refused attempts included, which the fixtures cannot count.
+    pub probes_spent: Option<(u64, u64)>,
     /// Supervisor usage once everything was ready.
     pub usage: Usage,
     /// Wake-ups per second at rest (idle).
@@ -272,6 +275,17 @@ fn measure(started: &Started, s: &Scenario, result: &mut RunResult) {
             let mut starting_at = vec![None; s.nodes.len()];
             for line in text.lines() {
                 let words: Vec<&str> = line.split(' ').collect();
+                if let ["probes", name, n] = words[..]
+                    && let Ok(n) = n.parse::<u64>()
+                    && let Some(&i) = index.get(name)
+                {
+                    let (all, first) = result.probes_spent.get_or_insert((0, 0));
+                    *all += n;
+                    if i == 0 {
+                        *first = n;
+                    }
+                    continue;
+                }
                 if let [ns, name, state] = words[..]
                     && let Ok(ns) = ns.parse::<i128>()
                     && let Some(&i) = index.get(name)
@@ -459,6 +473,8 @@ impl Row {
             "engine_handoff_ms": self.pooled(|r| &r.engine_ms).map(|s| s.json()),
             "probes_median": self.median_of(|r| r.probes as f64),
             "probes_first_median": self.median_of(|r| r.probes_first as f64),
+            "probes_spent_median": median(&self.ok().filter_map(|r| r.probes_spent.map(|p| p.0 as f64)).collect::<Vec<_>>()),
+            "probes_spent_first_median": median(&self.ok().filter_map(|r| r.probes_spent.map(|p| p.1 as f64)).collect::<Vec<_>>()),
             "supervisor_cpu_ms_median": self.median_of(|r| r.usage.cpu_ns as f64 / 1e6),
             "supervisor_peak_rss_kib_max": self.ok().map(|r| r.usage.peak_rss_kb).max(),
             "supervisor_processes": self.ok().map(|r| r.usage.processes).max(),
