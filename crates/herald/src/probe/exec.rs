@@ -1,14 +1,14 @@
 //! `exec = ["argv", ...]`: ready once the command exits 0.
 
 use super::{InvalidProbe, io_reason, one_line};
-use crate::process::signals::{describe_exit, kill_group};
+use crate::process::group::Group;
+use crate::process::signals::describe_exit;
+use crate::process::spawn::{Command, Spawned};
 use crate::{BoxFuture, Probe};
 use futures_util::future::{Either, select};
 use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::{Child, Command};
 
 /// How much of the end of stdout and stderr an attempt keeps.
 const TAIL: usize = 4096;
@@ -18,8 +18,9 @@ const PIPE_GRACE: Duration = Duration::from_millis(500);
 
 /// Ready once a command exits 0.
 ///
-/// The command runs directly (no shell unless the argv says `sh -c`), with stdin closed,
-/// stdout and stderr captured, in a process group of its own. Each attempt is bounded
+/// The command runs directly (no shell unless the argv says `sh -c`), with stdin from
+/// `/dev/null`, stdout and stderr captured, in a process group of its own, and SIGKILL as its
+/// parent-death signal, as a component's process is started. Each attempt is bounded
 /// (10 s by default). When an attempt ends — the command exited, the bound passed, or the
 /// attempt's future was dropped (as the engine does at the readiness deadline) — the whole
 /// process group is killed with `SIGKILL` and the command is reaped, so nothing a check
@@ -90,12 +91,7 @@ impl ExecProbe {
             _ => PathBuf::from(program),
         };
         let mut command = Command::new(program);
-        command
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
+        command.args(args);
         if let Some(cwd) = &self.cwd {
             command.current_dir(cwd);
         }
@@ -104,25 +100,23 @@ impl ExecProbe {
 
     async fn attempt(&self) -> Result<(), String> {
         let program = &self.argv[0];
-        let mut child = self
+        let Spawned {
+            pid,
+            stdout,
+            stderr,
+        } = self
             .command()
             .spawn()
             .map_err(|e| format!("cannot run {program}: {}", io_reason(&e)))?;
-        let stdout = child.stdout.take();
-        let stderr = child.stderr.take();
-        let mut group = Group::new(child);
+        let mut group = Group::new(pid, None);
         let (mut out, mut err) = (Vec::new(), Vec::new());
 
         let run = async {
             let reading = std::pin::pin!(async {
                 tokio::join!(tail(stdout, &mut out), tail(stderr, &mut err))
             });
-            let waiting = std::pin::pin!(async {
-                let status = group.wait().await;
-                // Whatever the command left in its group dies with it, closing the pipes.
-                group.kill();
-                status
-            });
+            // Whatever the command left in its group dies with it, closing the pipes.
+            let waiting = std::pin::pin!(group.finish());
             match select(waiting, reading).await {
                 Either::Left((status, reading)) => {
                     // Only a process that left the group can still hold a pipe open: read what
@@ -172,62 +166,9 @@ impl Probe for ExecProbe {
     }
 }
 
-/// A spawned command's process group: killed and reaped on drop unless the command was reaped.
-struct Group {
-    child: Option<Child>,
-    pgid: Option<u32>,
-    reaped: bool,
-}
-
-impl Group {
-    fn new(child: Child) -> Self {
-        let pgid = child.id();
-        Self {
-            child: Some(child),
-            pgid,
-            reaped: false,
-        }
-    }
-
-    async fn wait(&mut self) -> std::io::Result<ExitStatus> {
-        let child = self.child.as_mut().expect("taken only by drop");
-        let status = child.wait().await?;
-        self.reaped = true;
-        Ok(status)
-    }
-
-    /// `SIGKILL` to every process of the group. Harmless once the group is empty.
-    fn kill(&self) {
-        if let Some(pgid) = self.pgid {
-            kill_group(pgid, libc::SIGKILL);
-        }
-    }
-}
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        if self.reaped {
-            return;
-        }
-        self.kill();
-        if let Some(mut child) = self.child.take() {
-            // Reap it, so no zombie is left. Without a runtime, tokio's own orphan reaping
-            // collects it once it is dropped.
-            if let Ok(handle) = tokio::runtime::Handle::try_current() {
-                handle.spawn(async move {
-                    let _ = child.wait().await;
-                });
-            }
-        }
-    }
-}
-
 /// Reads `reader` to its end into `kept`, keeping only about the last [`TAIL`] bytes. What was
 /// read stays in `kept` if the read is cut short.
-async fn tail<R: AsyncRead + Unpin>(reader: Option<R>, kept: &mut Vec<u8>) {
-    let Some(mut reader) = reader else {
-        return;
-    };
+async fn tail<R: AsyncRead + Unpin>(mut reader: R, kept: &mut Vec<u8>) {
     let mut buf = [0u8; 4096];
     loop {
         match reader.read(&mut buf).await {

@@ -6,26 +6,21 @@
 //! has exited (crash or stop) the rest of its group is killed too, so no grandchild is left.
 //! The run returns only once both output pipes are drained and the log file flushed.
 //!
-//! The group is signalled only while its leader is alive or an unreaped zombie (its exit is
-//! awaited through a pidfd, and it is reaped after the group is killed), so a group id is
-//! never signalled after the kernel could have reused it. On kernels without pidfds (before
-//! Linux 5.3) the leader is reaped first and the rest of the group killed right after.
+//! The child is started by `spawn.rs` and its group looked after by `group.rs`.
 
+use super::ProcessHost;
 use super::capture::{Sink, capture};
+use super::group::Group;
 use super::logs::{LogFile, MAX_FILE, Stream};
 use super::notify::{Listener, Registration};
 use super::ready::Gate;
-use super::signals::{describe_exit, kill_group};
-use super::{HostInner, ProcessHost};
+use super::signals::describe_exit;
+use super::spawn::{Command, Spawned};
 use crate::{BoxFuture, Component, Context, Failure, Probe, Readiness};
 use std::collections::BTreeMap;
-use std::os::fd::OwnedFd;
 use std::path::PathBuf;
-use std::process::ExitStatus;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
-use tokio::io::unix::AsyncFd;
-use tokio::process::{Child, Command};
 
 /// How long to keep reading output after the group was killed, in case a process that left
 /// the group still holds a pipe.
@@ -100,129 +95,21 @@ impl Component for Process {
     }
 }
 
-/// A component's process group while it may have members; killed if dropped early.
-struct Group {
-    host: Arc<HostInner>,
-    pgid: u32,
-    child: Child,
-    /// The exit status, if it was collected while waiting (no pidfd).
-    status: Option<std::io::Result<ExitStatus>>,
-    exit: Option<AsyncFd<OwnedFd>>,
-    released: bool,
-}
-
-impl Group {
-    fn enter(host: Arc<HostInner>, child: Child, pgid: u32) -> Self {
-        host.guardian.watch(pgid);
-        super::reaper::own(pgid);
-        let exit = rustix::process::Pid::from_raw(pgid as i32)
-            .and_then(|pid| {
-                rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
-            })
-            .and_then(|fd| {
-                // SAFETY: an OwnedFd stays open, and the same descriptor, for as long as
-                // the AsyncFd owns it.
-                unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }.ok()
-            });
-        Self {
-            host,
-            pgid,
-            child,
-            status: None,
-            exit,
-            released: false,
-        }
-    }
-
-    /// Resolves once the leader has exited, without reaping it when a pidfd is available.
-    async fn exited(&mut self) {
-        if self.status.is_some() {
-            return;
-        }
-        match &self.exit {
-            Some(fd) => {
-                let _ = fd.readable().await;
-            }
-            None => self.status = Some(self.child.wait().await),
-        }
-    }
-
-    fn signal(&self, signal: i32) {
-        kill_group(self.pgid, signal);
-    }
-
-    /// Kills whatever is left of the group, unlists it, and reaps the leader.
-    async fn finish(&mut self) -> std::io::Result<ExitStatus> {
-        self.signal(libc::SIGKILL);
-        self.host.guardian.release(self.pgid);
-        self.released = true;
-        let status = match self.status.take() {
-            Some(status) => status,
-            None => self.child.wait().await,
-        };
-        super::reaper::disown(self.pgid);
-        status
-    }
-}
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        if !self.released {
-            self.signal(libc::SIGKILL);
-            self.host.guardian.release(self.pgid);
-        }
-        // Reaped now or by Tokio's orphan queue; either way no longer ours to wait for.
-        super::reaper::disown(self.pgid);
-    }
-}
-
 impl Inner {
     fn command(&self) -> Command {
         let mut cmd = Command::new(&self.argv[0]);
-        cmd.args(&self.argv[1..])
-            .env_remove("NOTIFY_SOCKET")
-            .envs(&self.env)
-            .env("HERALD_COMPONENT", &*self.name)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(false);
+        cmd.args(&self.argv[1..]).env_remove("NOTIFY_SOCKET");
+        for (key, value) in &self.env {
+            cmd.env(key, value);
+        }
+        cmd.env("HERALD_COMPONENT", &*self.name);
         if self.notify {
             cmd.env("NOTIFY_SOCKET", self.host.inner.notify.address());
         }
         if let Some(cwd) = &self.cwd {
             cmd.current_dir(cwd);
         }
-        let parent = std::process::id() as libc::pid_t;
-        let nofile = super::limits::child_nofile();
-        // SAFETY: the closure only makes async-signal-safe system calls.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                if let Some(limit) = &nofile {
-                    libc::setrlimit(libc::RLIMIT_NOFILE, limit);
-                }
-                // Herald died before the death signal was armed: do not run orphaned.
-                if libc::getppid() != parent {
-                    libc::_exit(127);
-                }
-                Ok(())
-            });
-        }
         cmd
-    }
-
-    /// Why a spawn failed, naming the working folder when it is the culprit.
-    fn spawn_error(&self, e: std::io::Error) -> String {
-        match &self.cwd {
-            Some(cwd) if !cwd.is_dir() => {
-                format!("cannot enter the working folder {}: {e}", cwd.display())
-            }
-            _ => e.to_string(),
-        }
     }
 
     fn log_file(&self) -> Arc<Mutex<LogFile>> {
@@ -236,15 +123,15 @@ impl Inner {
 
     async fn run(self: Arc<Self>, ctx: Context) -> Result<(), Failure> {
         let program = self.argv[0].clone();
-        let mut child = self
+        let Spawned {
+            pid,
+            stdout,
+            stderr,
+        } = self
             .command()
             .spawn()
-            .map_err(|e| Failure::new("spawn", &program, self.spawn_error(e)))?;
-        let Some(pid) = child.id() else {
-            return Err(Failure::new("spawn", &program, "no pid after spawn"));
-        };
-        let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
-        let mut group = Group::enter(self.host.inner.clone(), child, pid);
+            .map_err(|e| Failure::new("spawn", &program, e.to_string()))?;
+        let mut group = Group::new(pid, Some(self.host.inner.clone()));
 
         let gate = Arc::new(Gate::new(ctx.clone(), self.notify, self.log.is_some()));
         let registration: Option<Registration> = self.notify.then(|| {
@@ -262,13 +149,10 @@ impl Inner {
             hub: self.host.inner.hub.clone(),
             matcher: self.log.clone().map(|re| (re, gate.clone())),
         });
-        let mut readers = Vec::with_capacity(2);
-        if let Some(out) = stdout {
-            readers.push(tokio::spawn(capture(out, Stream::Out, sink.clone())));
-        }
-        if let Some(err) = stderr {
-            readers.push(tokio::spawn(capture(err, Stream::Err, sink)));
-        }
+        let mut readers = [
+            tokio::spawn(capture(stdout, Stream::Out, sink.clone())),
+            tokio::spawn(capture(stderr, Stream::Err, sink)),
+        ];
 
         let stopped = tokio::select! {
             _ = group.exited() => false,

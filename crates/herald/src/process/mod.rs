@@ -39,6 +39,7 @@
 
 mod capture;
 mod child;
+pub(crate) mod group;
 mod guardian;
 mod limits;
 mod logs;
@@ -46,6 +47,7 @@ mod notify;
 mod ready;
 mod reaper;
 pub(crate) mod signals;
+pub(crate) mod spawn;
 
 pub use child::Process;
 pub use logs::{LogHub, LogLine, Stream};

@@ -1,0 +1,137 @@
+//! A spawned child's process group, from spawn to reaping.
+//!
+//! The leader's exit is awaited through a pidfd without reaping it, so the group is
+//! signalled only while its leader is alive or an unreaped zombie: a group id is never
+//! signalled after the kernel could have reused it. On kernels without pidfds (before Linux
+//! 5.3) a blocking thread waits for the leader, which is then reaped first and the rest of
+//! the group killed right after.
+
+use super::HostInner;
+use super::signals::kill_group;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+use std::sync::Arc;
+use tokio::io::unix::AsyncFd;
+use tokio::task::JoinHandle;
+
+/// A process group led by a child of ours; killed and reaped if dropped before
+/// [`Group::finish`].
+pub(crate) struct Group {
+    pgid: u32,
+    /// The stack's guardian watches the group while it may have members (components only).
+    host: Option<Arc<HostInner>>,
+    exit: Option<AsyncFd<OwnedFd>>,
+    /// Without a pidfd: the thread waiting for the leader.
+    waiter: Option<JoinHandle<io::Result<ExitStatus>>>,
+    /// The leader's status, once reaped.
+    status: Option<io::Result<ExitStatus>>,
+    finished: bool,
+}
+
+impl Group {
+    /// Takes charge of the group that the child `pid` leads. Needs a Tokio runtime.
+    pub fn new(pid: u32, host: Option<Arc<HostInner>>) -> Self {
+        if let Some(host) = &host {
+            host.guardian.watch(pid);
+            super::reaper::own(pid);
+        }
+        let exit = rustix::process::Pid::from_raw(pid as i32)
+            .and_then(|pid| {
+                rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
+            })
+            .and_then(|fd| {
+                // SAFETY: an OwnedFd stays open, and the same descriptor, for as long as
+                // the AsyncFd owns it.
+                unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }.ok()
+            });
+        Self {
+            pgid: pid,
+            host,
+            exit,
+            waiter: None,
+            status: None,
+            finished: false,
+        }
+    }
+
+    /// Resolves once the leader has exited; with a pidfd it is not reaped yet.
+    pub async fn exited(&mut self) {
+        if self.status.is_some() {
+            return;
+        }
+        if let Some(fd) = &self.exit {
+            let _ = fd.readable().await;
+            return;
+        }
+        let pid = self.pgid;
+        let waiter = self
+            .waiter
+            .get_or_insert_with(|| tokio::task::spawn_blocking(move || reap(pid)));
+        let status = waiter
+            .await
+            .unwrap_or_else(|e| Err(io::Error::other(format!("the wait failed: {e}"))));
+        self.waiter = None;
+        self.status = Some(status);
+    }
+
+    /// Sends `signal` to every process of the group.
+    pub fn signal(&self, signal: i32) {
+        kill_group(self.pgid, signal);
+    }
+
+    /// Waits for the leader, kills whatever is left of the group, and reaps the leader.
+    pub async fn finish(&mut self) -> io::Result<ExitStatus> {
+        self.exited().await;
+        self.signal(libc::SIGKILL);
+        self.release();
+        match self.status.take() {
+            Some(status) => status,
+            // The leader has exited, so this does not block.
+            None => reap(self.pgid),
+        }
+    }
+
+    fn release(&mut self) {
+        if let Some(host) = &self.host {
+            host.guardian.release(self.pgid);
+            super::reaper::disown(self.pgid);
+        }
+        self.finished = true;
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        self.signal(libc::SIGKILL);
+        self.release();
+        if self.status.is_some() || self.waiter.is_some() {
+            return; // reaped, or being reaped
+        }
+        // Killed above, so the wait is short; it must not hold up the caller.
+        let pid = self.pgid;
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => drop(handle.spawn_blocking(move || reap(pid))),
+            Err(_) => drop(std::thread::spawn(move || reap(pid))),
+        }
+    }
+}
+
+/// Waits for the child `pid` to exit and reaps it.
+fn reap(pid: u32) -> io::Result<ExitStatus> {
+    let mut status = 0;
+    loop {
+        // SAFETY: `status` is a valid, writable int; `pid` is a child of ours not yet reaped.
+        if unsafe { libc::waitpid(pid as libc::pid_t, &mut status, 0) } >= 0 {
+            return Ok(ExitStatus::from_raw(status));
+        }
+        let error = io::Error::last_os_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    }
+}

@@ -1,0 +1,509 @@
+//! Starting a child without copying herald.
+//!
+//! A plain `fork` copies the page tables of the whole multi-threaded supervisor, and every
+//! page either side then touches is copied again: about 2 ms of CPU per child in a stack of a
+//! thousand components. `posix_spawn` avoids that, but cannot give the child a parent-death
+//! signal. So herald does what `posix_spawn` does inside: `clone(CLONE_VM | CLONE_VFORK)`
+//! runs a small function on a stack of its own, in herald's memory, while the spawning
+//! thread waits; the function sets the child up with plain system calls and `execve`s.
+//!
+//! In the child, before `execve`:
+//! 1. every signal handler herald installed is reset to the default (a handler must never run
+//!    in the child, which shares herald's memory), as is `SIGPIPE`; signals are blocked from
+//!    before the clone until the handlers are reset;
+//! 2. it becomes the leader of a new process group;
+//! 3. SIGKILL becomes its parent-death signal, and it exits at once if herald already died;
+//! 4. the open-file limit herald started with is restored (see `limits.rs`);
+//! 5. stdin is `/dev/null`, stdout and stderr are pipes to herald;
+//! 6. it enters its working folder, unblocks signals, and runs the program.
+//!
+//! A step that fails leaves its number and `errno` in memory herald reads once the spawning
+//! thread resumes, so the error names the step (`cannot enter the working folder ...`).
+//!
+//! The program is looked up in `PATH` (the child's, else herald's) before the clone, and
+//! the environment is built there too: nothing in the child allocates.
+
+use std::collections::BTreeMap;
+use std::ffi::{CString, OsStr, OsString, c_char, c_int, c_void};
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
+use tokio::net::unix::pipe;
+
+/// The child's stack, in bytes: ample for the setup function and `execve`.
+const STACK: usize = 64 * 1024;
+
+/// A program to start, as with `std::process::Command`, always with the setup above.
+#[derive(Debug, Clone)]
+pub(crate) struct Command {
+    program: OsString,
+    args: Vec<OsString>,
+    /// Changes to herald's own environment: `None` removes the variable.
+    env: BTreeMap<OsString, Option<OsString>>,
+    cwd: Option<PathBuf>,
+}
+
+/// A started child: its pid (also its process group) and the read ends of its output.
+pub(crate) struct Spawned {
+    pub pid: u32,
+    pub stdout: pipe::Receiver,
+    pub stderr: pipe::Receiver,
+}
+
+impl Command {
+    pub fn new(program: impl AsRef<OsStr>) -> Self {
+        Self {
+            program: program.as_ref().to_owned(),
+            args: Vec::new(),
+            env: BTreeMap::new(),
+            cwd: None,
+        }
+    }
+
+    pub fn args<I, S>(&mut self, args: I) -> &mut Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Self {
+        let value = Some(value.as_ref().to_owned());
+        self.env.insert(key.as_ref().to_owned(), value);
+        self
+    }
+
+    pub fn env_remove(&mut self, key: impl AsRef<OsStr>) -> &mut Self {
+        self.env.insert(key.as_ref().to_owned(), None);
+        self
+    }
+
+    pub fn current_dir(&mut self, dir: impl Into<PathBuf>) -> &mut Self {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    /// Starts the child. Needs a Tokio runtime (the output pipes are registered with it).
+    ///
+    /// The parent-death signal fires when the calling *thread* ends: call this from an async
+    /// task, never from `spawn_blocking`.
+    pub fn spawn(&self) -> io::Result<Spawned> {
+        let environ = self.environment()?;
+        let path = cstring(self.resolve()?.into_os_string())?;
+        let argv = std::iter::once(&self.program)
+            .chain(&self.args)
+            .map(|a| cstring(a.clone()))
+            .collect::<io::Result<Vec<_>>>()?;
+        let cwd = self
+            .cwd
+            .as_ref()
+            .map(|d| cstring(d.clone().into_os_string()))
+            .transpose()?;
+
+        let (out_read, out_write) = pipe_pair()?;
+        let (err_read, err_write) = pipe_pair()?;
+        let null = rustix::fs::open(
+            "/dev/null",
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )?;
+        let stdio = [
+            above_stdio(null)?,
+            above_stdio(out_write)?,
+            above_stdio(err_write)?,
+        ];
+        let stdout = pipe::Receiver::from_owned_fd(out_read)?;
+        let stderr = pipe::Receiver::from_owned_fd(err_read)?;
+
+        let (argv_ptrs, envp_ptrs) = (pointers(&argv), pointers(&environ));
+        let plan = Plan {
+            path: path.as_ptr(),
+            argv: argv_ptrs.as_ptr(),
+            envp: envp_ptrs.as_ptr(),
+            cwd: cwd.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
+            stdio: stdio.each_ref().map(|fd| fd.as_raw_fd()),
+            nofile: super::limits::child_nofile(),
+            parent: std::process::id() as libc::pid_t,
+            step: AtomicI32::new(0),
+            errno: AtomicI32::new(0),
+        };
+        let pid = clone_and_exec(&plan)?;
+        drop(stdio); // the child has its own copies now, or has exited
+
+        match plan.step.load(Ordering::Acquire) {
+            0 => Ok(Spawned {
+                pid: pid as u32,
+                stdout,
+                stderr,
+            }),
+            step => {
+                let mut status = 0;
+                // SAFETY: `pid` is our child, which has exited; this reaps it.
+                unsafe { libc::waitpid(pid, &mut status, 0) };
+                let os = io::Error::from_raw_os_error(plan.errno.load(Ordering::Acquire));
+                Err(self.step_error(step, os))
+            }
+        }
+    }
+
+    /// The child's whole environment as `KEY=VALUE` strings.
+    fn environment(&self) -> io::Result<Vec<CString>> {
+        let mut vars: BTreeMap<OsString, OsString> = std::env::vars_os().collect();
+        for (key, value) in &self.env {
+            match value {
+                Some(value) => vars.insert(key.clone(), value.clone()),
+                None => vars.remove(key),
+            };
+        }
+        vars.into_iter()
+            .map(|(key, value)| {
+                let mut pair = key.into_vec();
+                pair.push(b'=');
+                pair.extend_from_slice(value.as_bytes());
+                cstring(OsString::from_vec(pair))
+            })
+            .collect()
+    }
+
+    /// The file to execute: the program itself when it has a `/` (relative ones are taken
+    /// from the working folder, by `execve` after `chdir`), else the first executable file
+    /// of that name in the child's `PATH`.
+    fn resolve(&self) -> io::Result<PathBuf> {
+        if self.program.as_bytes().contains(&b'/') {
+            return Ok(PathBuf::from(&self.program));
+        }
+        let search = match self.env.get(OsStr::new("PATH")) {
+            Some(set) => set.clone(),
+            None => std::env::var_os("PATH"),
+        }
+        .unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"));
+        let mut denied = false;
+        for dir in search.as_bytes().split(|b| *b == b':') {
+            let dir = if dir.is_empty() {
+                Path::new(".")
+            } else {
+                Path::new(OsStr::from_bytes(dir))
+            };
+            let candidate = dir.join(&self.program);
+            if !candidate.is_file() {
+                continue;
+            }
+            if rustix::fs::access(&candidate, rustix::fs::Access::EXEC_OK).is_ok() {
+                return Ok(candidate);
+            }
+            denied = true;
+        }
+        let errno = if denied { libc::EACCES } else { libc::ENOENT };
+        Err(io::Error::from_raw_os_error(errno))
+    }
+
+    fn step_error(&self, step: i32, os: io::Error) -> io::Error {
+        match (step, &self.cwd) {
+            (CHDIR, Some(cwd)) => io::Error::new(
+                os.kind(),
+                format!("cannot enter the working folder {}: {os}", cwd.display()),
+            ),
+            (EXEC, _) => os,
+            (SETUP, _) => io::Error::new(os.kind(), format!("cannot set the child up: {os}")),
+            _ => os,
+        }
+    }
+}
+
+fn cstring(s: OsString) -> io::Result<CString> {
+    CString::new(s.into_vec()).map_err(|e| {
+        let text = String::from_utf8_lossy(&e.into_vec()).into_owned();
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{text:?} contains a NUL byte"),
+        )
+    })
+}
+
+/// A null-terminated array of pointers into `strings`, for `execve`.
+fn pointers(strings: &[CString]) -> Vec<*const c_char> {
+    strings
+        .iter()
+        .map(|s| s.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect()
+}
+
+fn pipe_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    Ok(rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?)
+}
+
+/// `fd`, moved above 2 if it is one of the standard descriptors (herald was started with
+/// one of them closed), so that putting the child's stdio in place never overwrites it.
+fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
+    if fd.as_raw_fd() > 2 {
+        return Ok(fd);
+    }
+    Ok(rustix::io::fcntl_dupfd_cloexec(&fd, 3)?)
+}
+
+/// The setup steps that can fail, as the child reports them.
+const SETUP: i32 = 1;
+const CHDIR: i32 = 2;
+const EXEC: i32 = 3;
+
+/// What the child needs, prepared by the parent; the child writes back only `step` and
+/// `errno`.
+struct Plan {
+    path: *const c_char,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+    cwd: *const c_char,
+    stdio: [RawFd; 3],
+    nofile: Option<libc::rlimit>,
+    parent: libc::pid_t,
+    step: AtomicI32,
+    errno: AtomicI32,
+}
+
+/// Clones a child sharing herald's memory, which runs [`child_main`] on a stack of its own;
+/// returns once it has called `execve` or exited.
+fn clone_and_exec(plan: &Plan) -> io::Result<libc::pid_t> {
+    let mut stack = vec![0u8; STACK];
+    // SAFETY: the offset stays within the allocation (its one-past-the-end pointer).
+    let end = unsafe { stack.as_mut_ptr().add(STACK) };
+    // The stack grows down from its end, which must be 16-byte aligned.
+    let top = end.wrapping_sub(end as usize % 16) as *mut c_void;
+
+    // SAFETY: all-zero sigset_t values are valid; sigfillset and pthread_sigmask only write
+    // into them.
+    let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    unsafe {
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+    }
+    // SAFETY: with CLONE_VFORK this thread is suspended until the child has called execve
+    // or exited, so `plan` and `stack` outlive every use the child makes of them; the child
+    // only makes async-signal-safe system calls and never returns into Rust code of ours.
+    let pid = unsafe {
+        libc::clone(
+            child_main,
+            top,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            plan as *const Plan as *mut c_void,
+        )
+    };
+    let error = io::Error::last_os_error();
+    // SAFETY: restores this thread's own mask, saved above.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    drop(stack);
+    if pid < 0 {
+        return Err(error);
+    }
+    Ok(pid)
+}
+
+/// The child, between clone and `execve`. It shares herald's memory and runs while the
+/// spawning thread waits, so it allocates nothing, takes no lock, and never returns.
+extern "C" fn child_main(arg: *mut c_void) -> c_int {
+    // SAFETY: `arg` is the `Plan` the suspended parent passed to clone.
+    let plan = unsafe { &*(arg as *const Plan) };
+    let fail = |step: i32| -> ! {
+        let errno = io::Error::last_os_error().raw_os_error().unwrap_or(0);
+        plan.errno.store(errno, Ordering::Release);
+        plan.step.store(step, Ordering::Release);
+        // SAFETY: ends the child without running anything of herald's.
+        unsafe { libc::_exit(127) }
+    };
+    // SAFETY: each call below is a plain system call on memory the plan keeps alive.
+    unsafe {
+        reset_signal_handlers();
+        if libc::setpgid(0, 0) != 0 {
+            fail(SETUP);
+        }
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+            fail(SETUP);
+        }
+        // Herald died before the death signal was armed: do not run orphaned.
+        if libc::getppid() != plan.parent {
+            libc::_exit(127);
+        }
+        if let Some(limit) = &plan.nofile {
+            libc::setrlimit(libc::RLIMIT_NOFILE, limit);
+        }
+        for (target, &fd) in plan.stdio.iter().enumerate() {
+            if libc::dup2(fd, target as c_int) < 0 {
+                fail(SETUP);
+            }
+        }
+        if !plan.cwd.is_null() && libc::chdir(plan.cwd) != 0 {
+            fail(CHDIR);
+        }
+        // SAFETY: an all-zero sigset_t is valid; sigemptyset makes it the empty set.
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+        libc::execve(plan.path, plan.argv, plan.envp);
+        fail(EXEC)
+    }
+}
+
+/// Resets to the default every signal with a handler, and `SIGPIPE` (which the Rust runtime
+/// ignores, but programs expect to kill them). Signals herald's own parent set to be ignored
+/// stay ignored, as across `execve`.
+///
+/// # Safety
+/// Only in the cloned child, with every signal blocked.
+unsafe fn reset_signal_handlers() {
+    for signal in 1..=libc::SIGRTMAX() {
+        if signal == libc::SIGKILL || signal == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: an all-zero sigaction is valid; sigaction writes into it.
+        let mut current: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: queries the disposition into `current`. The C library refuses the signals
+        // it keeps for itself, which are left alone.
+        if unsafe { libc::sigaction(signal, std::ptr::null(), &mut current) } != 0 {
+            continue;
+        }
+        let ignored = current.sa_sigaction == libc::SIG_IGN;
+        if current.sa_sigaction == libc::SIG_DFL || (ignored && signal != libc::SIGPIPE) {
+            continue;
+        }
+        // SAFETY: as above.
+        let mut default: libc::sigaction = unsafe { std::mem::zeroed() };
+        default.sa_sigaction = libc::SIG_DFL;
+        // SAFETY: sets the default disposition; the child has its own signal handler table
+        // (no CLONE_SIGHAND), so herald's are untouched.
+        unsafe { libc::sigaction(signal, &default, std::ptr::null_mut()) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use tokio::io::AsyncReadExt;
+
+    /// Runs `command` to its end; its stdout, stderr and exit status.
+    async fn output(command: &Command) -> io::Result<(String, String, ExitStatus)> {
+        let Spawned {
+            pid,
+            mut stdout,
+            mut stderr,
+        } = command.spawn()?;
+        let mut group = super::super::group::Group::new(pid, None);
+        let (mut out, mut err) = (String::new(), String::new());
+        let (a, b) = tokio::join!(
+            stdout.read_to_string(&mut out),
+            stderr.read_to_string(&mut err)
+        );
+        a?;
+        b?;
+        Ok((out, err, group.finish().await?))
+    }
+
+    use std::process::ExitStatus;
+
+    fn sh(script: &str) -> Command {
+        let mut command = Command::new("sh");
+        command.args(["-c", script]);
+        command
+    }
+
+    #[tokio::test]
+    async fn the_child_leads_its_group_with_signals_unblocked_and_sigpipe_default() {
+        let script =
+            "cut -d' ' -f5 /proc/$$/stat; echo $$; exec grep -E '^Sig(Blk|Ign)' /proc/self/status";
+        let (out, _, status) = output(&sh(script)).await.unwrap();
+        assert!(status.success());
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], lines[1], "the pgid is the pid: {out}");
+        let mask = |name: &str| {
+            let line = lines.iter().find(|l| l.starts_with(name)).unwrap();
+            u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+        };
+        assert_eq!(mask("SigBlk:"), 0, "{out}");
+        assert_eq!(mask("SigIgn:") & (1 << (libc::SIGPIPE - 1)), 0, "{out}");
+    }
+
+    #[tokio::test]
+    async fn output_goes_to_the_pipes_and_stdin_is_empty() {
+        let (out, err, status) = output(&sh("cat; echo out; echo err >&2; exit 3"))
+            .await
+            .unwrap();
+        assert_eq!((out.as_str(), err.as_str()), ("out\n", "err\n"));
+        assert_eq!(status.code(), Some(3));
+    }
+
+    #[tokio::test]
+    async fn the_environment_is_herald_s_with_the_changes() {
+        let mut command = sh("echo \"$HERALD_SPAWN_SET|${HOME+home}|${HERALD_SPAWN_GONE-unset}\"");
+        command
+            .env("HERALD_SPAWN_SET", "a b=c")
+            .env("HERALD_SPAWN_GONE", "x")
+            .env_remove("HERALD_SPAWN_GONE");
+        let home = std::env::var_os("HOME").map_or("", |_| "home");
+        let (out, _, _) = output(&command).await.unwrap();
+        assert_eq!(out, format!("a b=c|{home}|unset\n"));
+    }
+
+    #[tokio::test]
+    async fn programs_are_found_in_the_child_s_path_and_run_in_its_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("herald-spawn-hello");
+        std::fs::write(&script, "#!/bin/sh\npwd\n").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut command = Command::new("herald-spawn-hello");
+        command
+            .env("PATH", format!("/nonexistent:{}", dir.path().display()))
+            .current_dir(dir.path());
+        let (out, _, status) = output(&command).await.unwrap();
+        assert!(status.success());
+        assert_eq!(Path::new(out.trim()), dir.path().canonicalize().unwrap());
+
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = output(&command).await.unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EACCES), "{e}");
+    }
+
+    #[tokio::test]
+    async fn each_failing_step_says_what_failed() {
+        let e = output(&Command::new("herald-no-such-program"))
+            .await
+            .unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOENT), "{e}");
+
+        let e = output(&Command::new("/nonexistent/program"))
+            .await
+            .unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOENT), "{e}");
+
+        let mut command = sh("exit 0");
+        command.current_dir("/nonexistent/folder");
+        let e = output(&command).await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        assert_eq!(
+            e.to_string(),
+            "cannot enter the working folder /nonexistent/folder: No such file or directory (os error 2)"
+        );
+
+        let e = output(&sh("nul\0byte")).await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+    }
+
+    #[tokio::test]
+    async fn many_children_at_once_from_many_threads() {
+        let spawns = (0..64).map(|i| {
+            tokio::spawn(async move {
+                let (out, _, status) = output(&sh(&format!("echo {i}"))).await.unwrap();
+                assert!(status.success());
+                assert_eq!(out, format!("{i}\n"));
+            })
+        });
+        for spawn in spawns {
+            spawn.await.unwrap();
+        }
+    }
+}
