@@ -3,7 +3,8 @@
 //! A client writes one [`Request`] per line and reads [`Reply`] lines. Most requests get one
 //! reply; `wait`, `start`, `stop`, `restart` and `down` answer once done. `logs` answers
 //! `subscribed`, then streams `log` lines; `events` answers `subscribed`, then streams `event`
-//! lines; both streams end when the stack stops.
+//! lines; both streams end when the stack stops. A stream that falls behind says `skipped`
+//! with how many lines it left out, for the client to read them from the files.
 
 use herald::{ReadinessError, State};
 use serde::{Deserialize, Serialize};
@@ -132,6 +133,12 @@ pub enum Reply {
     Event {
         /// The event-log line.
         event: serde_json::Value,
+    },
+    /// A stream (`logs`, `events`) fell behind and skipped this many lines; the files
+    /// (`logs/<name>.log`, `events.jsonl`) have them.
+    Skipped {
+        /// How many lines were skipped.
+        count: u64,
     },
     /// The request could not be served.
     Error {
