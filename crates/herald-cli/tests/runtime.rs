@@ -488,6 +488,44 @@ command = ["sh", "-c", "echo first; while [ ! -e go ]; do sleep 0.02; done; echo
 }
 
 #[test]
+fn logs_follow_behind_a_flood_skips_nothing() {
+    // About 12 MB of log: more than the live feed holds for a reader that does not read, and
+    // past the log file's size limit, so the file is rotated under the reader too.
+    const LINES: usize = 300_000;
+    let stack = Stack::new(&format!(
+        r#"
+[components.flood]
+command = ["sh", "-c", "echo ready; while [ ! -e go ]; do sleep 0.02; done; seq 1 {LINES}; exec sleep 600"]
+"#
+    ));
+    stack.expect(0, &["up", "-d"]);
+    let mut follow = stack.spawn(&["logs", "--follow"]);
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(follow.stdout.take().unwrap()));
+    assert_eq!(lines.next().unwrap().unwrap(), "flood | ready");
+    // The follower is subscribed; nobody reads what it prints until the flood is over, so
+    // it falls far behind.
+    std::fs::write(stack.path().join("go"), "").unwrap();
+    let logs = stack.state_dir().join("logs");
+    let last = format!("out | {LINES}\n");
+    let flooded = common::eventually(Duration::from_secs(60), || {
+        std::fs::read_to_string(logs.join("flood.log")).is_ok_and(|t| t.ends_with(&last))
+    });
+    assert!(flooded, "the flood reached the log file");
+    for n in 1..=LINES {
+        let line = lines.next().expect("a line").unwrap();
+        assert_eq!(line, format!("flood | {n}"), "line {n} of the flood");
+    }
+    stack.expect(0, &["down"]);
+    assert!(
+        lines.next().is_none(),
+        "no line twice, and follow ends with the stack"
+    );
+    let out = follow.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(common::stderr(&out), "", "nothing to warn about");
+}
+
+#[test]
 fn a_killed_supervisor_leaves_nothing_running_and_a_new_up_works() {
     let stack = Stack::new(TIERS);
     stack.expect(0, &["up", "-d"]);
