@@ -167,6 +167,7 @@ fn detached_stack_is_driven_through_the_control_socket() {
     let new_pid = api["pid"].as_u64().unwrap() as u32;
     assert_ne!(new_pid, api_pid);
     assert!(gone(api_pid), "the old api process is gone");
+    assert_eq!(api["restarts"], 0, "a restart asked for is not counted");
 
     // stop and start one component.
     let web_pid = stack.row("web")["pid"].as_u64().unwrap() as u32;

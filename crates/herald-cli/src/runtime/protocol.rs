@@ -68,7 +68,8 @@ pub struct Row {
     pub waited_ms: Option<u64>,
     /// Time from spawn to ready (or completed) in the last start.
     pub time_to_ready_ms: Option<u64>,
-    /// How many times it was started again.
+    /// How many times its restart policy started it again after an exit or a failed start;
+    /// a `herald restart` (or a `binds_to` dependency's restart) is not counted.
     pub restarts: u32,
     /// Readiness probe attempts (tcp, http, grpc, ...) spent on it since the stack started;
     /// none for a component that signals readiness itself (`notify`, `log`).
