@@ -105,6 +105,10 @@ Example:
 
     /// One row per component: state, pid, uptime, time to ready, restarts, last error
     #[command(after_help = "\
+RESTARTS counts the restarts the restart policy made after an exit or a failed
+start; a `herald restart` is not counted (as docker's RestartCount and
+systemd's NRestarts).
+
 Examples:
   herald status
   herald status --json | jq '.[] | select(.state != \"ready\")'")]

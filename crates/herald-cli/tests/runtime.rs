@@ -167,6 +167,7 @@ fn detached_stack_is_driven_through_the_control_socket() {
     let new_pid = api["pid"].as_u64().unwrap() as u32;
     assert_ne!(new_pid, api_pid);
     assert!(gone(api_pid), "the old api process is gone");
+    assert_eq!(api["restarts"], 0, "a restart asked for is not counted");
 
     // stop and start one component.
     let web_pid = stack.row("web")["pid"].as_u64().unwrap() as u32;
@@ -485,6 +486,44 @@ command = ["sh", "-c", "echo first; while [ ! -e go ]; do sleep 0.02; done; echo
     // Not running: what was captured is still there.
     let out = stack.expect(0, &["logs"]);
     assert_eq!(common::stdout(&out), "ticker | first\nticker | second\n");
+}
+
+#[test]
+fn logs_follow_behind_a_flood_skips_nothing() {
+    // About 12 MB of log: more than the live feed holds for a reader that does not read, and
+    // past the log file's size limit, so the file is rotated under the reader too.
+    const LINES: usize = 300_000;
+    let stack = Stack::new(&format!(
+        r#"
+[components.flood]
+command = ["sh", "-c", "echo ready; while [ ! -e go ]; do sleep 0.02; done; seq 1 {LINES}; exec sleep 600"]
+"#
+    ));
+    stack.expect(0, &["up", "-d"]);
+    let mut follow = stack.spawn(&["logs", "--follow"]);
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(follow.stdout.take().unwrap()));
+    assert_eq!(lines.next().unwrap().unwrap(), "flood | ready");
+    // The follower is subscribed; nobody reads what it prints until the flood is over, so
+    // it falls far behind.
+    std::fs::write(stack.path().join("go"), "").unwrap();
+    let logs = stack.state_dir().join("logs");
+    let last = format!("out | {LINES}\n");
+    let flooded = common::eventually(Duration::from_secs(60), || {
+        std::fs::read_to_string(logs.join("flood.log")).is_ok_and(|t| t.ends_with(&last))
+    });
+    assert!(flooded, "the flood reached the log file");
+    for n in 1..=LINES {
+        let line = lines.next().expect("a line").unwrap();
+        assert_eq!(line, format!("flood | {n}"), "line {n} of the flood");
+    }
+    stack.expect(0, &["down"]);
+    assert!(
+        lines.next().is_none(),
+        "no line twice, and follow ends with the stack"
+    );
+    let out = follow.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(common::stderr(&out), "", "nothing to warn about");
 }
 
 #[test]

@@ -93,7 +93,9 @@ pub struct Status {
     pub pid: Option<u32>,
     /// The error of the last failed start, or of the final failure or block.
     pub error: Option<Arc<ReadinessError>>,
-    /// How many times the component was started again after an exit or a failed start.
+    /// How many times its restart policy started the component again after an exit or a
+    /// failed start. A restart asked for (`restart`, a `binds_to` dependency's restart) is not
+    /// counted, as docker's `RestartCount` and systemd's `NRestarts` do not count one.
     pub restarts: u32,
     /// When the current state began.
     pub since: Instant,

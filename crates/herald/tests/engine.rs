@@ -303,6 +303,12 @@ async fn a_crash_after_ready_restarts_and_dependents_keep_waiting_on_one_signal(
     let etcd = running.signal("etcd").unwrap().status();
     assert_eq!(etcd.restarts, 1);
     assert_eq!(etcd.error.unwrap().reason, "first start fails");
+    // A restart asked for is not one the restart policy made: not counted (as docker's
+    // RestartCount and systemd's NRestarts).
+    running.restart("etcd").await.unwrap();
+    running.wait_all().await.unwrap();
+    assert_eq!(runs.load(Ordering::SeqCst), 3);
+    assert_eq!(running.signal("etcd").unwrap().status().restarts, 1);
     running.shutdown().await;
 }
 
@@ -323,6 +329,10 @@ async fn binds_to_follows_its_dependency_through_a_restart() {
     running.wait_all().await.unwrap();
     running.restart("containerd").await.unwrap();
     running.wait_all().await.unwrap();
+    // Neither the restart asked for nor the one it carried along counts as a restart.
+    for name in ["containerd", "kubelet"] {
+        assert_eq!(running.signal(name).unwrap().status().restarts, 0, "{name}");
+    }
     running.shutdown().await;
     let events = drain(events).await;
     use State::*;

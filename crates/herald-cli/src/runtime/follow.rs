@@ -2,8 +2,8 @@
 //! progress is shown as the foreground `up` shows it, and the outcome is decided from the
 //! same ordered stream, so the last line shown is the one that decided it.
 //!
-//! The stream is subscribed first, then `events.jsonl` is read for what happened before;
-//! events of the stream already in the file are skipped.
+//! [`EventStream`] is the one reader of the supervisor's event stream: this start and `down`
+//! both read it.
 
 use super::control::client::Client;
 use super::eventlog;
@@ -11,8 +11,8 @@ use super::progress::Progress;
 use super::protocol::{Reply, Request};
 use herald::{ComponentSpec, Event, ReadinessError, State};
 use serde::Deserialize;
-use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -59,45 +59,109 @@ pub fn event(value: serde_json::Value) -> Option<Event> {
     serde_json::from_value::<Line>(value).ok().map(Line::event)
 }
 
-/// Shows the start of `specs` and waits for its outcome.
+/// Where an [`EventStream`] begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Since {
+    /// With every event of this run, those already in `events.jsonl` first.
+    Start,
+    /// With the events that happen from now on.
+    Now,
+}
+
+/// The supervisor's events, on a connection of their own, each once and in order.
+///
+/// The stream is subscribed before `events.jsonl` is read, so nothing falls between the two;
+/// stream events already in the file are skipped. If the supervisor says the stream fell
+/// behind and skipped some, they are read from the file, which has every event.
+#[derive(Debug)]
+pub struct EventStream {
+    client: Client,
+    path: PathBuf,
+    seen: HashSet<String>,
+    queue: VecDeque<Event>,
+}
+
+impl EventStream {
+    /// Subscribes `client` to the events of the stack whose state folder is `state_dir`.
+    pub fn subscribe(
+        mut client: Client,
+        state_dir: &Path,
+        since: Since,
+    ) -> anyhow::Result<EventStream> {
+        match client.ask(&Request::Events)? {
+            Reply::Subscribed => {}
+            other => anyhow::bail!("unexpected reply {other:?}"),
+        }
+        let mut stream = EventStream {
+            client,
+            path: state_dir.join(eventlog::FILE),
+            seen: HashSet::new(),
+            queue: VecDeque::new(),
+        };
+        stream.catch_up();
+        if since == Since::Now {
+            stream.queue.clear();
+        }
+        Ok(stream)
+    }
+
+    /// The next event; `None` once the supervisor has closed the stream (the stack stopped).
+    pub fn recv(&mut self) -> anyhow::Result<Option<Event>> {
+        loop {
+            if let Some(event) = self.queue.pop_front() {
+                return Ok(Some(event));
+            }
+            match self.client.recv()? {
+                Some(Reply::Event { event: value }) => {
+                    if self.seen.insert(value.to_string())
+                        && let Some(event) = event(value)
+                    {
+                        return Ok(Some(event));
+                    }
+                }
+                Some(Reply::Skipped { .. }) => self.catch_up(),
+                Some(_) => {}
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// Queues the lines of `events.jsonl` not seen yet.
+    fn catch_up(&mut self) {
+        let text = std::fs::read_to_string(&self.path).unwrap_or_default();
+        for raw in text.lines() {
+            let Ok(value) = serde_json::from_str::<serde_json::Value>(raw) else {
+                continue;
+            };
+            if self.seen.insert(value.to_string())
+                && let Some(event) = event(value)
+            {
+                self.queue.push_back(event);
+            }
+        }
+    }
+}
+
+/// Shows the start of `specs` through `client` and waits for its outcome.
 pub fn start(
-    client: &mut Client,
+    client: Client,
     state_dir: &Path,
     specs: &[ComponentSpec],
     mut progress: Progress,
 ) -> anyhow::Result<Outcome> {
-    match client.ask(&Request::Events)? {
-        Reply::Subscribed => {}
-        other => anyhow::bail!("unexpected reply {other:?}"),
-    }
+    let mut events = EventStream::subscribe(client, state_dir, Since::Start)?;
     let mut follow = Follow {
         progress: &mut progress,
         states: HashMap::new(),
         names: specs.iter().map(|s| s.name.clone()).collect(),
     };
-    let mut seen = HashSet::new();
-    let text = std::fs::read_to_string(state_dir.join(eventlog::FILE)).unwrap_or_default();
-    for raw in text.lines() {
-        let Ok(value) = serde_json::from_str::<serde_json::Value>(raw) else {
-            continue;
-        };
-        seen.insert(value.to_string());
-        if let Some(outcome) = follow.take(value) {
-            progress.finish();
-            return Ok(outcome);
-        }
-    }
     let outcome = loop {
-        match client.recv()? {
-            Some(Reply::Event { event }) => {
-                if seen.contains(&event.to_string()) {
-                    continue;
-                }
+        match events.recv()? {
+            Some(event) => {
                 if let Some(outcome) = follow.take(event) {
                     break outcome;
                 }
             }
-            Some(_) => continue,
             None => break Outcome::Ended,
         }
     };
@@ -113,8 +177,7 @@ struct Follow<'a> {
 
 impl Follow<'_> {
     /// Shows one event; the outcome once it is decided.
-    fn take(&mut self, value: serde_json::Value) -> Option<Outcome> {
-        let event = event(value)?;
+    fn take(&mut self, event: Event) -> Option<Outcome> {
         self.progress.event(&event);
         self.states.insert(event.component.to_string(), event.state);
         if event.state.is_failed() {

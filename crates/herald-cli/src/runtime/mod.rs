@@ -9,7 +9,8 @@
 //! - [`supervisor`] runs a stack (foreground `up`, or the background one of `up --detach`);
 //! - [`control`] is the control socket, [`protocol`] what goes over it;
 //! - [`eventlog`] writes `events.jsonl`, [`progress`] shows what happens;
-//! - [`detach`] starts the background supervisor, [`follow`] shows its start;
+//! - [`detach`] starts the background supervisor, [`follow`] shows its start and streams
+//!   events (for `down` too), [`logtail`] reads the log files as they grow;
 //! - [`commands`] are the client side of each command.
 
 pub mod build;
@@ -18,6 +19,7 @@ pub mod control;
 pub mod detach;
 pub mod eventlog;
 pub mod follow;
+pub mod logtail;
 pub mod progress;
 pub mod protocol;
 pub mod supervisor;

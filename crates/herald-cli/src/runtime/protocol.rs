@@ -3,7 +3,8 @@
 //! A client writes one [`Request`] per line and reads [`Reply`] lines. Most requests get one
 //! reply; `wait`, `start`, `stop`, `restart` and `down` answer once done. `logs` answers
 //! `subscribed`, then streams `log` lines; `events` answers `subscribed`, then streams `event`
-//! lines; both streams end when the stack stops.
+//! lines; both streams end when the stack stops. A stream that falls behind says `skipped`
+//! with how many lines it left out, for the client to read them from the files.
 
 use herald::{ReadinessError, State};
 use serde::{Deserialize, Serialize};
@@ -67,7 +68,8 @@ pub struct Row {
     pub waited_ms: Option<u64>,
     /// Time from spawn to ready (or completed) in the last start.
     pub time_to_ready_ms: Option<u64>,
-    /// How many times it was started again.
+    /// How many times its restart policy started it again after an exit or a failed start;
+    /// a `herald restart` (or a `binds_to` dependency's restart) is not counted.
     pub restarts: u32,
     /// Readiness probe attempts (tcp, http, grpc, ...) spent on it since the stack started;
     /// none for a component that signals readiness itself (`notify`, `log`).
@@ -132,6 +134,12 @@ pub enum Reply {
     Event {
         /// The event-log line.
         event: serde_json::Value,
+    },
+    /// A stream (`logs`, `events`) fell behind and skipped this many lines; the files
+    /// (`logs/<name>.log`, `events.jsonl`) have them.
+    Skipped {
+        /// How many lines were skipped.
+        count: u64,
     },
     /// The request could not be served.
     Error {

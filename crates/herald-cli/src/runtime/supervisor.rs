@@ -16,7 +16,7 @@ use super::eventlog::EventLog;
 use super::progress::{Progress, Style};
 use crate::stackfile::StackFile;
 use anyhow::Context;
-use herald::{Events, ProcessHost, Running, State};
+use herald::{ComponentSpec, Events, ProcessHost, Running, State};
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::process::ExitCode;
@@ -51,8 +51,8 @@ pub struct Shared {
 /// How this supervisor runs.
 #[derive(Debug)]
 pub struct Options {
-    /// `up NAME...`: these and what they require; empty for all.
-    pub names: Vec<String>,
+    /// The components to run: the selection of `up [NAME...]` ([`build::select`]).
+    pub specs: Vec<ComponentSpec>,
     /// How to show progress.
     pub style: Style,
     /// Detached: the pipe to write one byte to once the socket listens.
@@ -77,13 +77,7 @@ enum Cause {
 }
 
 async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCode> {
-    let specs = match build::select(&stack, &options.names) {
-        Ok(specs) => specs,
-        Err(unknown) => {
-            eprintln!("error: {unknown}");
-            return Ok(ExitCode::from(2));
-        }
-    };
+    let specs = options.specs;
     let claimed = match control::claim(&stack.state_dir)? {
         Claim::Claimed(claimed) => claimed,
         Claim::Running { pid } => {

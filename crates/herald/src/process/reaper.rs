@@ -86,23 +86,11 @@ enum Peek {
 /// Reaps every exited adopted orphan it can see.
 fn reap_orphans() -> Peek {
     loop {
-        // SAFETY: an all-zero siginfo_t is valid; waitid writes into it.
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
-        // SAFETY: `info` is a valid, writable siginfo_t.
-        if unsafe { libc::waitid(libc::P_ALL, 0, &mut info, flags) } != 0 {
-            return Peek::Clear; // ECHILD: no children at all
+        match reap_exited(libc::P_ALL, 0) {
+            Exited::Reaped => continue,
+            Exited::None => return Peek::Clear,
+            Exited::NotOurs => return Peek::Blocked,
         }
-        // SAFETY: waitid filled `info` for a child state change (or left it zeroed).
-        let pid = unsafe { info.si_pid() };
-        if pid == 0 {
-            return Peek::Clear;
-        }
-        if !is_adopted(pid) {
-            return Peek::Blocked;
-        }
-        // SAFETY: as above; this reaps exactly the orphan we peeked at.
-        unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED) };
     }
 }
 
@@ -118,22 +106,46 @@ fn reap_listed() -> bool {
         };
         listed = true;
         for pid in children.split_whitespace().filter_map(|p| p.parse().ok()) {
-            if owned(pid) {
-                continue;
-            }
-            // SAFETY: an all-zero siginfo_t is valid; waitid writes into it.
-            let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-            let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
-            // SAFETY: `info` is a valid, writable siginfo_t.
-            let peeked = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) };
-            // SAFETY: as above.
-            if peeked == 0 && unsafe { info.si_pid() } == pid && is_adopted(pid) {
-                // SAFETY: as above; this reaps exactly the orphan we peeked at.
-                unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED) };
+            if !owned(pid) {
+                reap_exited(libc::P_PID, pid as libc::id_t);
             }
         }
     }
     listed
+}
+
+/// What [`reap_exited`] found.
+#[derive(Debug, PartialEq, Eq)]
+enum Exited {
+    /// No exited child (of those asked about).
+    None,
+    /// An exited adopted orphan, now reaped.
+    Reaped,
+    /// An exited child that is not ours to reap; left as it is.
+    NotOurs,
+}
+
+/// Peeks at an exited child without reaping it (the next of any with `P_ALL`, or the one
+/// `P_PID` names) and reaps it only if it is an adopted orphan.
+fn reap_exited(idtype: libc::idtype_t, id: libc::id_t) -> Exited {
+    // SAFETY: an all-zero siginfo_t is valid; waitid writes into it.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+    // SAFETY: `info` is a valid, writable siginfo_t.
+    if unsafe { libc::waitid(idtype, id, &mut info, flags) } != 0 {
+        return Exited::None; // ECHILD: no such child
+    }
+    // SAFETY: waitid filled `info` for a child state change (or left it zeroed).
+    let pid = unsafe { info.si_pid() };
+    if pid == 0 {
+        return Exited::None;
+    }
+    if !is_adopted(pid) {
+        return Exited::NotOurs;
+    }
+    // SAFETY: as above; this reaps exactly the orphan peeked at.
+    unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED) };
+    Exited::Reaped
 }
 
 /// Whether `pid` (a child of ours that has exited) is an adopted orphan, not a direct child.

@@ -2,6 +2,7 @@
 //! return once all is stopped and the supervisor has exited. Nothing running is not an error
 //! (exit 0, said on stderr).
 
+use super::super::follow::{EventStream, Since};
 use super::super::progress::{Progress, Style};
 use super::super::protocol::{Reply, Request};
 use super::{connect, fail};
@@ -19,9 +20,8 @@ pub fn run(stack: &StackFile, style: Style) -> anyhow::Result<ExitCode> {
         other => return Ok(fail(other)),
     };
     // A second connection streams the stops while the first waits for the answer.
-    let watcher = connect(stack)?.and_then(|mut events| {
-        matches!(events.ask(&Request::Events), Ok(Reply::Subscribed)).then_some(events)
-    });
+    let watcher = connect(stack)?
+        .and_then(|events| EventStream::subscribe(events, &stack.state_dir, Since::Now).ok());
     client.send(&Request::Down)?;
     if let Some(mut events) = watcher {
         let specs: Vec<_> = stack
@@ -34,12 +34,8 @@ pub fn run(stack: &StackFile, style: Style) -> anyhow::Result<ExitCode> {
         for row in &rows {
             progress.seed(&row.name, row.state, row.pid);
         }
-        while let Ok(Some(reply)) = events.recv() {
-            if let Reply::Event { event } = reply
-                && let Some(event) = super::super::follow::event(event)
-            {
-                progress.event(&event);
-            }
+        while let Ok(Some(event)) = events.recv() {
+            progress.event(&event);
         }
         progress.finish();
     }

@@ -3,9 +3,11 @@
 //!
 //! What was captured is read from `<state_dir>/logs/<name>.log` (after the rotated
 //! `<name>.log.1`), so it works when the stack is not running too. `--follow` on a running
-//! stack first subscribes to live lines, then prints the files, then the live lines the files
-//! did not have yet, so no line is lost or printed twice.
+//! stack first subscribes to live lines, then prints the files, then reads on in the files
+//! each time a live line says they grew ([`logtail`](super::super::logtail)): no line is lost,
+//! even by a reader that falls far behind a flood, and none is printed twice.
 
+use super::super::logtail::Tails;
 use super::super::protocol::{LogRecord, Reply, Request};
 use super::{check_names, connect, fail};
 use crate::cli::LogsArgs;
@@ -41,31 +43,55 @@ pub fn run(stack: &StackFile, args: LogsArgs) -> anyhow::Result<ExitCode> {
             ),
         }
     }
-    let records = read(&stack.state_dir.join("logs"), &names);
-    let mut last: HashMap<String, String> = HashMap::new();
+    let mut tails = Tails::new(&stack.state_dir.join("logs"), &names);
     let mut out = std::io::stdout().lock();
-    for record in records {
-        if writeln!(out, "{}", line(&record, width)).is_err() {
+    let (records, notes) = tails.read_all();
+    if !print(&mut out, &records, &notes, width) {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(mut client) = live else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    // Each live line says its file has grown: the file is read on from where it was left,
+    // once per batch of lines herald read together (they share a time), so a reader that
+    // falls behind skips nothing and a line is never printed twice.
+    let mut read_at: HashMap<(String, String), String> = HashMap::new();
+    loop {
+        let (records, notes) = match client.recv()? {
+            Some(Reply::Log(record)) => {
+                let batch = (record.component, record.stream);
+                if read_at.get(&batch) == Some(&record.time) {
+                    continue;
+                }
+                read_at.insert(batch.clone(), record.time);
+                let (records, note) = tails.read_one(&batch.0);
+                (records, Vec::from_iter(note))
+            }
+            // Live lines were skipped: they are in the files.
+            Some(Reply::Skipped { .. }) => tails.read_all(),
+            Some(_) => continue,
+            // The stack stopped: whatever came last is in the files.
+            None => {
+                let (records, notes) = tails.read_all();
+                print(&mut out, &records, &notes, width);
+                return Ok(ExitCode::SUCCESS);
+            }
+        };
+        if !print(&mut out, &records, &notes, width) {
             return Ok(ExitCode::SUCCESS);
         }
-        last.insert(record.component.clone(), record.time.clone());
     }
-    let _ = out.flush();
-    if let Some(mut client) = live {
-        while let Some(reply) = client.recv()? {
-            let Reply::Log(record) = reply else { continue };
-            if last
-                .get(&record.component)
-                .is_some_and(|seen| record.time <= *seen)
-            {
-                continue;
-            }
-            if writeln!(out, "{}", line(&record, width)).is_err() || out.flush().is_err() {
-                break;
-            }
-        }
+}
+
+/// Prints `records` on `out` (flushed) and `notes` on stderr; false once `out` is closed.
+fn print(out: &mut impl Write, records: &[LogRecord], notes: &[String], width: usize) -> bool {
+    for note in notes {
+        eprintln!("{note}");
     }
-    Ok(ExitCode::SUCCESS)
+    records
+        .iter()
+        .all(|record| writeln!(out, "{}", line(record, width)).is_ok())
+        && out.flush().is_ok()
 }
 
 /// `name | text`, the name padded to `width`.
@@ -75,33 +101,7 @@ pub fn line(record: &LogRecord, width: usize) -> String {
 
 /// Every captured line of `names`, merged by time (each file's own order kept).
 pub fn read(logs_dir: &Path, names: &[String]) -> Vec<LogRecord> {
-    let mut records = Vec::new();
-    for name in names {
-        for file in [format!("{name}.log.1"), format!("{name}.log")] {
-            let Ok(bytes) = std::fs::read(logs_dir.join(file)) else {
-                continue;
-            };
-            let text = String::from_utf8_lossy(&bytes);
-            records.extend(text.lines().map(|l| parse(name, l)));
-        }
-    }
-    records.sort_by(|a, b| a.time.cmp(&b.time));
-    records
-}
-
-/// One log-file line: `2026-11-26T10:00:00.123456Z out | text`.
-fn parse(component: &str, line: &str) -> LogRecord {
-    let parsed = line.split_once(' ').and_then(|(time, rest)| {
-        let (stream, text) = rest.split_once(" | ")?;
-        Some((time, stream, text))
-    });
-    let (time, stream, text) = parsed.unwrap_or(("", "out", line));
-    LogRecord {
-        time: time.to_string(),
-        component: component.to_string(),
-        stream: stream.to_string(),
-        text: text.to_string(),
-    }
+    Tails::new(logs_dir, names).read_all().0
 }
 
 #[cfg(test)]

@@ -59,7 +59,8 @@ pub fn print_json(reply: &Reply) {
     println!("{value}");
 }
 
-/// Prints a reply that is not the hoped-for one and gives its exit code.
+/// Prints a reply that is not the hoped-for one and gives its exit code. A timed-out `wait`
+/// is told by [`wait`] itself, which knows the limit.
 pub fn fail(reply: Reply) -> ExitCode {
     match reply {
         Reply::Failed { error } => eprintln!("{error}"),
@@ -67,13 +68,6 @@ pub fn fail(reply: Reply) -> ExitCode {
             "error: `{name}` is not part of the running stack (it runs: {})",
             names.join(", ")
         ),
-        Reply::TimedOut { pending } => {
-            let pending: Vec<String> = pending
-                .iter()
-                .map(|(name, state)| format!("{name} ({state})"))
-                .collect();
-            eprintln!("timed out waiting for {}", pending.join(", "));
-        }
         Reply::Error { message } => eprintln!("error: {message}"),
         other => eprintln!("error: unexpected reply {other:?}"),
     }

@@ -14,43 +14,39 @@ use super::super::{build, progress_style, supervisor};
 use super::{FAILURE, USAGE, connect, fail};
 use crate::cli::UpArgs;
 use crate::stackfile::StackFile;
+use herald::ComponentSpec;
 use std::process::ExitCode;
 
-/// Runs `herald up`.
+/// Runs `herald up`. The components are selected once, here, for whichever way it runs.
 pub fn run(stack: StackFile, args: UpArgs, json: bool) -> anyhow::Result<ExitCode> {
-    if let Err(unknown) = build::select(&stack, &args.names) {
-        eprintln!("error: {unknown}");
-        return Ok(ExitCode::from(USAGE));
-    }
-    if let Some(fd) = args.supervise_fd {
-        let ready_fd = Some(detach::take_ready_fd(fd)?);
-        let options = supervisor::Options {
-            names: args.names,
-            style: Style::Plain,
-            ready_fd,
-        };
-        return supervisor::run(stack, options);
-    }
-    let style = progress_style(json);
-    if args.detach {
-        return detached(&stack, &args.names, style);
-    }
-    let options = supervisor::Options {
-        names: args.names,
-        style,
-        ready_fd: None,
-    };
-    supervisor::run(stack, options)
-}
-
-fn detached(stack: &StackFile, names: &[String], style: Style) -> anyhow::Result<ExitCode> {
-    let specs = match build::select(stack, names) {
+    let specs = match build::select(&stack, &args.names) {
         Ok(specs) => specs,
         Err(unknown) => {
             eprintln!("error: {unknown}");
             return Ok(ExitCode::from(USAGE));
         }
     };
+    let (style, ready_fd) = match args.supervise_fd {
+        Some(fd) => (Style::Plain, Some(detach::take_ready_fd(fd)?)),
+        None if args.detach => return detached(&stack, &args.names, &specs, progress_style(json)),
+        None => (progress_style(json), None),
+    };
+    let options = supervisor::Options {
+        specs,
+        style,
+        ready_fd,
+    };
+    supervisor::run(stack, options)
+}
+
+/// Starts the background supervisor for `names` (whose selection is `specs`) and follows its
+/// start.
+fn detached(
+    stack: &StackFile,
+    names: &[String],
+    specs: &[ComponentSpec],
+    style: Style,
+) -> anyhow::Result<ExitCode> {
     if let Some(mut client) = connect(stack)? {
         let pid = match client.ask(&Request::Status) {
             Ok(Reply::Status { pid, .. }) => Some(pid),
@@ -79,9 +75,9 @@ fn detached(stack: &StackFile, names: &[String], style: Style) -> anyhow::Result
         Reply::Status { pid, .. } => pid,
         other => return Ok(fail(other)),
     };
-    let progress = Progress::new(&specs, style);
+    let progress = Progress::new(specs, style);
     let hint = format!("supervisor pid {pid}; `herald status`, `herald down`");
-    match follow::start(&mut client, &stack.state_dir, &specs, progress)? {
+    match follow::start(client, &stack.state_dir, specs, progress)? {
         Outcome::Up => {
             eprintln!("stack {} is up ({hint})", stack.name);
             Ok(ExitCode::SUCCESS)

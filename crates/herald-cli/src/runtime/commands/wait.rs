@@ -5,7 +5,9 @@ use super::super::protocol::{Reply, Request};
 use super::{check_names, connect, fail, print_json, say_not_running};
 use crate::cli::WaitArgs;
 use crate::stackfile::StackFile;
+use herald::State;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Runs `herald wait`.
 pub fn run(stack: &StackFile, args: WaitArgs, json: bool) -> anyhow::Result<ExitCode> {
@@ -29,14 +31,39 @@ pub fn run(stack: &StackFile, args: WaitArgs, json: bool) -> anyhow::Result<Exit
     match reply {
         Reply::Done => Ok(ExitCode::SUCCESS),
         Reply::TimedOut { pending } => {
-            let limit = herald::format_duration(args.timeout.unwrap_or_default());
-            let pending: Vec<String> = pending
-                .iter()
-                .map(|(name, state)| format!("{name} ({state})"))
-                .collect();
-            eprintln!("timed out after {limit} waiting for {}", pending.join(", "));
+            eprintln!("{}", timed_out(args.timeout.unwrap_or_default(), &pending));
             Ok(ExitCode::from(super::FAILURE))
         }
         other => Ok(fail(other)),
+    }
+}
+
+/// "timed out after LIMIT waiting for NAME (STATE), ...".
+pub fn timed_out(limit: Duration, pending: &[(String, State)]) -> String {
+    let pending: Vec<String> = pending
+        .iter()
+        .map(|(name, state)| format!("{name} ({state})"))
+        .collect();
+    format!(
+        "timed out after {} waiting for {}",
+        herald::format_duration(limit),
+        pending.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timeout_names_its_limit_and_what_was_pending() {
+        let pending = [
+            ("etcd".to_string(), State::Starting),
+            ("api".to_string(), State::Waiting),
+        ];
+        assert_eq!(
+            timed_out(Duration::from_millis(2500), &pending),
+            "timed out after 2s 500ms waiting for etcd (starting), api (waiting)"
+        );
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
 use tokio::net::unix::OwnedWriteHalf;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::mpsc;
 
 /// Accepts connections until the supervisor exits.
@@ -230,57 +230,55 @@ async fn logs(shared: &Shared, names: Vec<String>, write: &mut OwnedWriteHalf) {
         let _ = send(write, &reply).await;
         return;
     }
-    let mut lines = shared.host.logs().subscribe();
-    if send(write, &Reply::Subscribed).await.is_err() {
-        return;
-    }
-    let mut finished = shared.finished.clone();
-    loop {
-        let line = tokio::select! {
-            biased;
-            line = lines.recv() => line,
-            _ = finished.wait_for(|done| *done) => return,
-        };
-        let line = match line {
-            Ok(line) => line,
-            Err(RecvError::Lagged(_)) => continue,
-            Err(RecvError::Closed) => return,
-        };
+    let lines = shared.host.logs().subscribe();
+    stream(shared, write, lines, |line| {
         if !names.is_empty() && !names.iter().any(|n| **n == *line.component) {
-            continue;
+            return None;
         }
-        let record = LogRecord {
+        Some(Reply::Log(LogRecord {
             time: humantime::format_rfc3339_micros(line.time).to_string(),
             component: line.component.to_string(),
             stream: line.stream.as_str().to_string(),
             text: line.text,
-        };
-        if send(write, &Reply::Log(record)).await.is_err() {
-            return;
-        }
-    }
+        }))
+    })
+    .await;
 }
 
 async fn events(shared: &Shared, write: &mut OwnedWriteHalf) {
-    let mut events = shared.events.subscribe();
+    let events = shared.events.subscribe();
+    stream(shared, write, events, |event| Some(Reply::Event { event })).await;
+}
+
+/// Answers `subscribed`, then sends what `reply` makes of each item of `items` (`None`: not
+/// for this client) until the stack stops or the client goes. A client that falls too far
+/// behind is told how many items it missed (`skipped`), never left to guess.
+async fn stream<T: Clone>(
+    shared: &Shared,
+    write: &mut OwnedWriteHalf,
+    mut items: broadcast::Receiver<T>,
+    mut reply: impl FnMut(T) -> Option<Reply>,
+) {
     if send(write, &Reply::Subscribed).await.is_err() {
         return;
     }
     let mut finished = shared.finished.clone();
     loop {
-        let event = tokio::select! {
+        let item = tokio::select! {
             biased;
-            event = events.recv() => event,
+            item = items.recv() => item,
             _ = finished.wait_for(|done| *done) => return,
         };
-        match event {
-            Ok(event) => {
-                if send(write, &Reply::Event { event }).await.is_err() {
-                    return;
-                }
-            }
-            Err(RecvError::Lagged(_)) => continue,
+        let answer = match item {
+            Ok(item) => match reply(item) {
+                Some(answer) => answer,
+                None => continue,
+            },
+            Err(RecvError::Lagged(count)) => Reply::Skipped { count },
             Err(RecvError::Closed) => return,
+        };
+        if send(write, &answer).await.is_err() {
+            return;
         }
     }
 }
