@@ -261,6 +261,7 @@ impl Inner {
             file: self.log_file(),
             hub: self.host.inner.hub.clone(),
             matcher: self.log.clone().map(|re| (re, gate.clone())),
+            ctx: ctx.clone(),
         });
         let mut readers = Vec::with_capacity(2);
         if let Some(out) = stdout {
