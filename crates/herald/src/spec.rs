@@ -61,7 +61,7 @@ impl BackoffSpec {
         initial: Duration::from_millis(100),
         max: Duration::from_secs(30),
     };
-    /// The default probe spacing: 5 ms growing to 500 ms (reached after about 10 s).
+    /// The default probe spacing: 5 ms growing to 500 ms (reached after about 15 s).
     pub const PROBE: BackoffSpec = BackoffSpec {
         initial: Duration::from_millis(5),
         max: Duration::from_millis(500),
@@ -142,7 +142,7 @@ pub struct ReadySpec {
     /// Deadline from spawn; past it the start has failed.
     #[serde(default = "default_ready_timeout", with = "serde_duration")]
     pub timeout: Duration,
-    /// Probe spacing, growing from `initial` to `max`: each delay is `initial` plus a twentieth
+    /// Probe spacing, growing from `initial` to `max`: each delay is `initial` plus a thirtieth
     /// of the time already spent probing ([`ProbeSpacing`](crate::ProbeSpacing)).
     #[serde(default = "default_probe_interval")]
     pub interval: BackoffSpec,

@@ -54,7 +54,7 @@ async fn a_task_becomes_ready_once_its_listener_accepts() {
     assert_eq!(running.signal("db").unwrap().state(), State::Ready);
 
     // Refused at least once before the bind, then accepted; never more attempts than the
-    // spacing allows over the time it took, however slow the machine made the wait (about 35
+    // spacing allows over the time it took, however slow the machine made the wait (about 40
     // over 300 ms, not the 60 of probing every 5 ms).
     let spent = running.probes_spent("db").unwrap();
     let bound = most_attempts(elapsed);

@@ -548,11 +548,11 @@ async fn output_brings_pending_probes_forward() {
         .write(true)
         .open(&fifo)
         .unwrap();
-    // Spacing from 1 ms with no cap to speak of. Quiet, the 250th attempt would come after
-    // at least 6 minutes (the spacing grows by a twentieth of the time waited, 80 % of it at
-    // the jitter's shortest): about 186 attempts fit in the 25 s timeout. Answered by output
-    // each time, each attempt may come a quarter of the spacing after the last: all 250
-    // within about a second.
+    // Spacing from 1 ms with no cap to speak of. Quiet, the 300th attempt would come after
+    // 90 s at the very least (the spacing grows by a thirtieth of the time waited, 80 % of it
+    // at the jitter's shortest): at most about 250 attempts fit in the 25 s timeout, about
+    // 200 in practice. Answered by output each time, each attempt may come a quarter of the
+    // spacing after the last: all 300 within a few seconds.
     let mut spec = ComponentSpec::new("chatty")
         .command(["cat", path(&fifo)])
         .restart(RestartPolicy::No);
@@ -564,7 +564,7 @@ async fn output_brings_pending_probes_forward() {
     let probe = std::sync::Arc::new(Echoed {
         fifo: writer,
         calls: Default::default(),
-        pass_at: 250,
+        pass_at: 300,
     });
     let process = host.process(&spec, vec![probe]).unwrap();
     let mut stack = Stack::new();
@@ -573,10 +573,10 @@ async fn output_brings_pending_probes_forward() {
     within("ready", running.signal("chatty").unwrap().wait())
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
-    assert_eq!(running.probes_spent("chatty"), Some(250));
+    assert_eq!(running.probes_spent("chatty"), Some(300));
     within("shutdown", running.shutdown()).await;
     let log = std::fs::read_to_string(host.log_path("chatty")).unwrap();
-    assert!(log.contains("attempt 249"), "{log}");
+    assert!(log.contains("attempt 299"), "{log}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
