@@ -1,6 +1,8 @@
 //! Detection latency: from the moment a component is truly ready (as the fixture records it,
 //! CLOCK_MONOTONIC) to the moment herald's event says `ready`, for the notify and tcp checks,
-//! with the probes herald spent.
+//! with the probes herald spent. The tcp check is measured for a component ready 20 ms after
+//! its start and for one ready after 300 ms (the shared dependency of fan50), since probe
+//! spacing grows with the time already waited.
 //!
 //! ```sh
 //! cargo build --release -p herald-fixture
@@ -20,20 +22,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or(100);
     let fixture = fixture()?;
     let rt = tokio::runtime::Runtime::new()?;
-    println!("| check | runs | median | p99 | worst | probes per start |");
-    println!("|---|---|---|---|---|---|");
-    for via in ["notify", "tcp"] {
+    println!("| check | ready after | runs | median | p99 | worst | probes per start |");
+    println!("|---|---|---|---|---|---|---|");
+    for (via, after) in [("notify", 20), ("tcp", 20), ("tcp", 300)] {
+        let after = Duration::from_millis(after);
         let mut latencies = Vec::with_capacity(runs);
         let mut probes = 0u64;
         for _ in 0..runs {
-            let (latency, spent) = rt.block_on(measure(&fixture, via))?;
+            let (latency, spent) = rt.block_on(measure(&fixture, via, after))?;
             latencies.push(latency);
             probes += u64::from(spent);
         }
         let ms: Vec<f64> = latencies.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
         let summary = herald_bench::stats::Summary::of(&ms).ok_or("no runs")?;
         println!(
-            "| {via} | {runs} | {} | {} | {} | {:.1} |",
+            "| {via} | {} | {runs} | {} | {} | {} | {:.1} |",
+            herald::format_duration(after),
             us(summary.p50),
             us(summary.p99),
             us(summary.max),
@@ -44,7 +48,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// One start of one fixture component: (truly ready -> herald knows, probes spent).
-async fn measure(fixture: &Path, via: &str) -> Result<(Duration, u32), Box<dyn std::error::Error>> {
+async fn measure(
+    fixture: &Path,
+    via: &str,
+    after: Duration,
+) -> Result<(Duration, u32), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let record = dir.path().join("ready.ns");
     let host = ProcessHost::new(dir.path().join("state"))?;
@@ -63,7 +71,7 @@ async fn measure(fixture: &Path, via: &str) -> Result<(Duration, u32), Box<dyn s
         .command([
             fixture.display().to_string(),
             "--ready-after".into(),
-            "20ms".into(),
+            format!("{}us", after.as_micros()),
             "--via".into(),
             via_arg,
             "--record".into(),

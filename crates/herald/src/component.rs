@@ -49,9 +49,11 @@ impl Failure {
 
 /// A readiness check that is probed from outside: each call makes one attempt.
 ///
-/// The engine calls [`probe`](Probe::probe) in one loop per component, spacing attempts with
-/// exponential backoff and jitter (`ready.interval`), until it passes or `ready.timeout`
-/// passes. A probe that passed is not called again in that start.
+/// The engine calls [`probe`](Probe::probe) in one loop per component, spacing attempts by
+/// [`ProbeSpacing`](crate::ProbeSpacing) (`ready.interval`: from `initial`, growing with the time
+/// already waited, up to `max`, with jitter), until it passes or `ready.timeout` passes. Output
+/// from a process component, or a new status ([`Context::set_detail`], `STATUS=`), lets a
+/// pending attempt run early. A probe that passed is not called again in that start.
 pub trait Probe: Send + Sync + 'static {
     /// The check kind, as errors name it: `tcp`, `http`, `exec`, ...
     fn kind(&self) -> &str;
@@ -117,6 +119,8 @@ pub struct Context {
     pub(crate) stop: CancellationToken,
     pub(crate) report: Arc<watch::Sender<RunReport>>,
     pub(crate) bus: Arc<Bus>,
+    /// Woken by signs of life (output, a status) so that pending probes can run early.
+    pub(crate) activity: Arc<tokio::sync::Notify>,
 }
 
 impl Context {
@@ -142,10 +146,19 @@ impl Context {
             .send_if_modified(|r| !std::mem::replace(&mut r.ready, true));
     }
 
-    /// Sets the free-form status text (what `STATUS=` carries for notify).
+    /// Sets the free-form status text (what `STATUS=` carries for notify). A component whose
+    /// status changes is likely changing state, so a pending readiness probe may run early.
     pub fn set_detail(&self, detail: impl Into<String>) {
         let detail = detail.into();
         self.report.send_modify(|r| r.detail = Some(detail));
+        self.stir();
+    }
+
+    /// Tells the probes of this run that it shows signs of life (output, a status): a pending
+    /// attempt may run early, as [`ProbeSpacing::early`](crate::ProbeSpacing::early) allows.
+    /// Costs next to nothing when no probe is waiting.
+    pub(crate) fn stir(&self) {
+        self.activity.notify_waiters();
     }
 
     /// Resolves when the run must stop. Cancel-safe.

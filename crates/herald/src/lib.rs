@@ -15,8 +15,10 @@
 //!    instant they hold, it starts its component; independent components start together.
 //! 3. **Judges readiness once per component.** The component's own signal (an in-process
 //!    [`Context::ready`], a process's `READY=1`) is awaited; outside checks ([`Probe`]s) are
-//!    probed in one loop with exponential backoff and jitter ([`Backoff`]) until they pass or
-//!    the deadline passes. However many components wait on it, the check runs once.
+//!    probed in one loop until they pass or the deadline passes, spaced with jitter so that
+//!    detection stays a small fraction of the time already waited ([`ProbeSpacing`]); a
+//!    process's output or a new status lets a pending probe run early. However many
+//!    components wait on it, the check runs once.
 //! 4. **Publishes every change** on the readiness bus: each component's [`Signal`] (a watch
 //!    value any number of waiters share, resolving to ready or to a structured
 //!    [`ReadinessError`]) and an ordered [`Event`] stream for logs and progress.
@@ -93,7 +95,7 @@ mod stack;
 mod state;
 mod supervisor;
 
-pub use backoff::Backoff;
+pub use backoff::{Backoff, ProbeSpacing};
 pub use bus::{Event, Events, Signal};
 pub use component::{
     BoxError, BoxFuture, Component, Context, Failure, Probe, Readiness, Task, task,

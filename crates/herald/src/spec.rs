@@ -41,7 +41,9 @@ pub enum RestartPolicy {
     Always,
 }
 
-/// Exponential backoff bounds: delays grow from `initial` to `max`, with jitter.
+/// The bounds of a growing delay, from `initial` to `max`, with jitter: doubling for restarts
+/// ([`Backoff`](crate::Backoff)), growing with the time already waited for readiness probes
+/// ([`ProbeSpacing`](crate::ProbeSpacing)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackoffSpec {
@@ -59,7 +61,7 @@ impl BackoffSpec {
         initial: Duration::from_millis(100),
         max: Duration::from_secs(30),
     };
-    /// The default probe spacing: 5 ms growing to 500 ms.
+    /// The default probe spacing: 5 ms growing to 500 ms (reached after about 15 s).
     pub const PROBE: BackoffSpec = BackoffSpec {
         initial: Duration::from_millis(5),
         max: Duration::from_millis(500),
@@ -140,7 +142,8 @@ pub struct ReadySpec {
     /// Deadline from spawn; past it the start has failed.
     #[serde(default = "default_ready_timeout", with = "serde_duration")]
     pub timeout: Duration,
-    /// Probe spacing, growing from `initial` to `max`.
+    /// Probe spacing, growing from `initial` to `max`: each delay is `initial` plus a thirtieth
+    /// of the time already spent probing ([`ProbeSpacing`](crate::ProbeSpacing)).
     #[serde(default = "default_probe_interval")]
     pub interval: BackoffSpec,
 }

@@ -296,11 +296,13 @@ impl Supervisor {
 
         let (report_tx, report) = watch::channel(RunReport::default());
         let stop = CancellationToken::new();
+        let activity = Arc::new(tokio::sync::Notify::new());
         let ctx = Context {
             spec: self.spec.clone(),
             stop: stop.clone(),
             report: Arc::new(report_tx),
             bus: self.bus.clone(),
+            activity: activity.clone(),
         };
         let started = Instant::now();
         let window = Window {
@@ -341,6 +343,7 @@ impl Supervisor {
             run.report.clone(),
             window,
             self.bus.probes_spent(self.idx),
+            &activity,
         );
         tokio::pin!(judged);
         let deadline = tokio::time::sleep_until(window.deadline);

@@ -1,7 +1,7 @@
 //! Probes in a running stack: an in-process task judged by a TCP probe.
 
 use herald::probe::{FileProbe, TcpProbe};
-use herald::{ComponentSpec, RestartPolicy, Stack, State, task};
+use herald::{BackoffSpec, ComponentSpec, ProbeSpacing, RestartPolicy, Stack, State, task};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
@@ -9,6 +9,18 @@ use tokio::net::TcpListener;
 async fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     listener.local_addr().unwrap().port()
+}
+
+/// The most attempts the default probe spacing makes over `elapsed`: every delay at the
+/// jitter's shortest (80 %), plus the first attempt and the one that passes.
+fn most_attempts(elapsed: Duration) -> u32 {
+    let mut t = Duration::ZERO;
+    let mut attempts = 2;
+    while t < elapsed {
+        t += ProbeSpacing::nominal(BackoffSpec::PROBE, t).mul_f64(0.8);
+        attempts += 1;
+    }
+    attempts
 }
 
 #[tokio::test]
@@ -41,10 +53,11 @@ async fn a_task_becomes_ready_once_its_listener_accepts() {
     let elapsed = started.elapsed();
     assert_eq!(running.signal("db").unwrap().state(), State::Ready);
 
-    // Refused at least once before the bind, then accepted; with backoff up to 500 ms that is
-    // a handful of attempts, not hundreds, however slow the machine made the wait.
+    // Refused at least once before the bind, then accepted; never more attempts than the
+    // spacing allows over the time it took, however slow the machine made the wait (about 40
+    // over 300 ms, not the 60 of probing every 5 ms).
     let spent = running.probes_spent("db").unwrap();
-    let bound = 12 + 3 * elapsed.as_secs() as u32;
+    let bound = most_attempts(elapsed);
     assert!(
         (2..=bound).contains(&spent),
         "{spent} probes in {elapsed:?}"

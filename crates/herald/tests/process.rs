@@ -502,6 +502,83 @@ async fn outside_probes_given_to_a_process_must_pass() {
     within("shutdown", running.shutdown()).await;
 }
 
+/// A probe that passes on attempt `pass_at`; each attempt before writes a line into the FIFO
+/// the component echoes, so the component answers every failed attempt with output.
+struct Echoed {
+    fifo: std::fs::File,
+    calls: std::sync::atomic::AtomicU32,
+    pass_at: u32,
+}
+
+impl herald::Probe for Echoed {
+    fn kind(&self) -> &str {
+        "echoed"
+    }
+    fn target(&self) -> String {
+        "fifo".into()
+    }
+    fn probe(&self) -> herald::BoxFuture<'_, Result<(), String>> {
+        use std::io::Write;
+        let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let result = if n >= self.pass_at {
+            Ok(())
+        } else {
+            (&self.fifo)
+                .write_all(format!("attempt {n}\n").as_bytes())
+                .map_err(|e| e.to_string())
+                .and(Err(format!("not yet ({n})")))
+        };
+        Box::pin(async move { result })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_brings_pending_probes_forward() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = ProcessHost::new(dir.path().join("state")).unwrap();
+    let fifo = dir.path().join("lines");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // Read-write, so that neither side waits for the other to open it.
+    let writer = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&fifo)
+        .unwrap();
+    // Spacing from 1 ms with no cap to speak of. Quiet, the 300th attempt would come after
+    // 90 s at the very least (the spacing grows by a thirtieth of the time waited, 80 % of it
+    // at the jitter's shortest): at most about 250 attempts fit in the 25 s timeout, about
+    // 200 in practice. Answered by output each time, each attempt may come a quarter of the
+    // spacing after the last: all 300 within a few seconds.
+    let mut spec = ComponentSpec::new("chatty")
+        .command(["cat", path(&fifo)])
+        .restart(RestartPolicy::No);
+    spec.ready.interval = herald::BackoffSpec {
+        initial: Duration::from_millis(1),
+        max: Duration::from_secs(3600),
+    };
+    spec.ready.timeout = Duration::from_secs(25);
+    let probe = std::sync::Arc::new(Echoed {
+        fifo: writer,
+        calls: Default::default(),
+        pass_at: 300,
+    });
+    let process = host.process(&spec, vec![probe]).unwrap();
+    let mut stack = Stack::new();
+    stack.add(spec, process);
+    let running = stack.start().unwrap();
+    within("ready", running.signal("chatty").unwrap().wait())
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(running.probes_spent("chatty"), Some(300));
+    within("shutdown", running.shutdown()).await;
+    let log = std::fs::read_to_string(host.log_path("chatty")).unwrap();
+    assert!(log.contains("attempt 299"), "{log}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_notify_chain_starts_each_link_after_the_previous_is_ready() {
     let dir = tempfile::tempdir().unwrap();

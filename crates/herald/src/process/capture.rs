@@ -1,5 +1,6 @@
 //! Reading a child's stdout and stderr to the end: every line to the log file, the live hub,
-//! and the `ready.log` matcher.
+//! and the `ready.log` matcher. Output is a sign of life, so each read also lets the run's
+//! pending readiness probes run early (`Context::stir`).
 //!
 //! A pipe is read until end of file, also after the child has died (the kernel keeps what it
 //! wrote), so nothing printed is lost. Each read takes everything the pipe holds (up to
@@ -8,6 +9,7 @@
 
 use super::logs::{LineSplitter, LogFile, LogHub, LogLine, MAX_LINE, Stream, format_time};
 use super::ready::Gate;
+use crate::Context;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -18,6 +20,8 @@ pub(crate) struct Sink {
     pub file: Arc<Mutex<LogFile>>,
     pub hub: LogHub,
     pub matcher: Option<(regex::bytes::Regex, Arc<Gate>)>,
+    /// The run the output belongs to, stirred by each read.
+    pub ctx: Context,
 }
 
 impl Sink {
@@ -73,7 +77,10 @@ pub(crate) async fn capture(mut pipe: impl AsyncRead + Unpin, stream: Stream, si
     loop {
         match pipe.read(&mut buf).await {
             Ok(0) => break,
-            Ok(n) => sink.take(stream, &mut splitter, Some(&buf[..n])),
+            Ok(n) => {
+                sink.take(stream, &mut splitter, Some(&buf[..n]));
+                sink.ctx.stir();
+            }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
                 tracing::warn!(component = %sink.name, "cannot read {}: {e}", stream.as_str());

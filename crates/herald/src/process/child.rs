@@ -148,6 +148,7 @@ impl Inner {
             file: self.log_file(),
             hub: self.host.inner.hub.clone(),
             matcher: self.log.clone().map(|re| (re, gate.clone())),
+            ctx: ctx.clone(),
         });
         let mut readers = [
             tokio::spawn(capture(stdout, Stream::Out, sink.clone())),

@@ -328,6 +328,7 @@ mod tests {
             stop: CancellationToken::new(),
             report: Arc::new(tx),
             bus: Arc::new(Bus::new(vec!["c".into()])),
+            activity: Arc::new(tokio::sync::Notify::new()),
         };
         let gate = Arc::new(Gate::new(ctx.clone(), true, false));
         (Listener { ctx, gate }, rx)
@@ -345,6 +346,24 @@ mod tests {
         assert!(report.borrow().ready);
         assert_eq!(report.borrow().detail.as_deref(), Some("up"));
         assert!(lock(&registry).early.is_empty());
+    }
+
+    #[test]
+    fn a_status_lets_pending_probes_run_early() {
+        use futures_util::FutureExt;
+        // SAFETY: getpgid(0) has no preconditions.
+        let pgid = unsafe { libc::getpgid(0) } as u32;
+        let registry = Mutex::new(Registry::default());
+        let (listener, report) = listener();
+        let activity = listener.ctx.activity.clone();
+        lock(&registry).register(pgid, listener);
+        let quiet = activity.notified();
+        handle(&registry, std::process::id(), b"MAINPID=1");
+        assert!(quiet.now_or_never().is_none(), "stirred by MAINPID=");
+        let stirred = activity.notified();
+        handle(&registry, std::process::id(), b"STATUS=loading");
+        assert!(stirred.now_or_never().is_some(), "not stirred by STATUS=");
+        assert_eq!(report.borrow().detail.as_deref(), Some("loading"));
     }
 
     #[test]
