@@ -2,8 +2,8 @@
 # The start-up benchmark of docs/BENCHMARKS.md: herald against a plain bash script, s6, runit,
 # supervisord and the K3s style, on the scenarios of the design note.
 #
-#   bench/run.sh            the full suite (about 25 minutes on a busy 2-core machine)
-#   bench/run.sh --quick    one repetition, 200 instead of 1,000 processes, 30 s at rest (about 2 minutes)
+#   bench/run.sh            the full suite (under 15 minutes on a 2-core machine)
+#   bench/run.sh --quick    one repetition, 200 instead of 1,000 processes, idle100 over 10 s (under 2 minutes)
 #
 # Extra arguments go to `herald-bench suite` (for example `--only chain5,k3s` or
 # `--tools herald,s6`). Results: the markdown table on stdout and in bench/results.md, the

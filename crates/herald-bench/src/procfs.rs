@@ -151,6 +151,105 @@ pub fn supervisor_usage(root: u32, component_comm: &str) -> Usage {
     total
 }
 
+/// What one thread had used when a [`Snapshot`] was taken.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct ThreadUse {
+    /// Voluntary plus involuntary context switches.
+    switches: u64,
+    /// Run time (`schedstat`), in ns.
+    cpu_ns: u64,
+}
+
+/// Every thread of a supervisor's processes (the components left out) at one moment, for
+/// counting what happened between two moments: see [`Snapshot::since`].
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// By (pid, tid).
+    threads: std::collections::HashMap<(u32, u32), ThreadUse>,
+    /// Reaped children's CPU time (`cutime` + `cstime`), in ns, by pid.
+    reaped_ns: std::collections::HashMap<u32, u64>,
+}
+
+/// What a supervisor did between two snapshots.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Activity {
+    /// Context switches (each a wake-up, give or take the one that ends a run on the CPU):
+    /// the change for threads seen both times, all of a thread's for one that appeared, and
+    /// one (its exit) for a thread that was gone.
+    pub wakeups: u64,
+    /// CPU time spent by those threads, and by children reaped meanwhile, in ns.
+    pub cpu_ns: u64,
+}
+
+fn thread_use(dir: &Path) -> Option<ThreadUse> {
+    let status = std::fs::read_to_string(dir.join("status")).ok()?;
+    let cpu_ns = std::fs::read_to_string(dir.join("schedstat"))
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    Some(ThreadUse {
+        switches: status_kb(&status, "voluntary_ctxt_switches:")
+            + status_kb(&status, "nonvoluntary_ctxt_switches:"),
+        cpu_ns,
+    })
+}
+
+impl Snapshot {
+    /// Every thread of `root` and its descendants but the processes named `component_comm`.
+    pub fn take(root: u32, component_comm: &str) -> Snapshot {
+        // SAFETY: sysconf has no preconditions.
+        let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        let mut snap = Snapshot::default();
+        for (pid, comm) in tree(root) {
+            if comm == component_comm {
+                continue;
+            }
+            if let Some((_, stat)) = stat_fields(pid) {
+                let ticks = |i: usize| stat.get(i).and_then(|v| v.parse::<u64>().ok());
+                let reaped = ticks(13).unwrap_or(0) + ticks(14).unwrap_or(0);
+                snap.reaped_ns.insert(pid, reaped * 1_000_000_000 / tick);
+            }
+            let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+                continue;
+            };
+            for task in tasks.flatten() {
+                let Some(tid) = task.file_name().to_str().and_then(|t| t.parse().ok()) else {
+                    continue;
+                };
+                if let Some(used) = thread_use(&task.path()) {
+                    snap.threads.insert((pid, tid), used);
+                }
+            }
+        }
+        snap
+    }
+
+    /// What happened from `earlier` to this snapshot.
+    pub fn since(&self, earlier: &Snapshot) -> Activity {
+        let mut activity = Activity::default();
+        for (key, now) in &self.threads {
+            let then = earlier.threads.get(key).copied().unwrap_or_default();
+            activity.wakeups += now.switches.saturating_sub(then.switches);
+            activity.cpu_ns += now.cpu_ns.saturating_sub(then.cpu_ns);
+        }
+        activity.wakeups += earlier
+            .threads
+            .keys()
+            .filter(|key| !self.threads.contains_key(key))
+            .count() as u64;
+        for (pid, now) in &self.reaped_ns {
+            let then = earlier.reaped_ns.get(pid).copied().unwrap_or(0);
+            activity.cpu_ns += now.saturating_sub(then);
+        }
+        activity
+    }
+
+    /// How many threads it holds.
+    pub fn threads(&self) -> usize {
+        self.threads.len()
+    }
+}
+
 /// Processes that refer to `dir`: their command line names it or they run in it.
 pub fn referring_to(dir: &Path) -> Vec<u32> {
     let me = std::process::id();
@@ -215,5 +314,34 @@ mod tests {
         assert!(!tree(me).is_empty());
         child.kill().unwrap();
         child.wait().unwrap();
+    }
+
+    #[test]
+    fn snapshots_count_the_switches_and_time_in_between() {
+        let me = std::process::id();
+        let before = Snapshot::take(me, "no-such-program");
+        assert!(before.threads() >= 1);
+        // A thread that runs and sleeps a few times: new, so all its switches count.
+        std::thread::spawn(|| {
+            for _ in 0..5 {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        })
+        .join()
+        .unwrap();
+        let helper = std::thread::spawn(|| {
+            for _ in 0..5 {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            std::thread::park_timeout(std::time::Duration::from_secs(5));
+        });
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let after = Snapshot::take(me, "no-such-program");
+        helper.thread().unpark();
+        helper.join().unwrap();
+        let activity = after.since(&before);
+        assert!(activity.wakeups >= 5, "{activity:?}");
+        assert!(activity.cpu_ns > 0, "{activity:?}");
+        assert_eq!(after.since(&after), Activity::default());
     }
 }

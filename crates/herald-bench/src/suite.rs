@@ -21,7 +21,7 @@ const SETTLE: Duration = Duration::from_millis(150);
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Fewer repetitions, idle100 rests 30 s.
+    /// One repetition, 200 instead of 1,000 processes, idle100 measured over 10 s.
     pub quick: bool,
     /// Repetitions per scenario, instead of the defaults.
     pub reps: Option<usize>,
@@ -38,6 +38,24 @@ pub struct Options {
     /// Keep every run's folder after the suite. Without it a failed run's folder survives only
     /// until the suite ends, when the whole work folder is removed.
     pub keep: bool,
+}
+
+/// What a supervisor did over idle100's window at rest.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rest {
+    /// The window's length.
+    pub window: Duration,
+    /// Context switches of every thread of the supervisor's processes over the window.
+    pub wakeups: u64,
+    /// CPU time those processes spent over the window, in ns.
+    pub cpu_ns: u64,
+}
+
+impl Rest {
+    /// Wake-ups per second.
+    pub fn wakeups_per_s(&self) -> f64 {
+        self.wakeups as f64 / self.window.as_secs_f64()
+    }
 }
 
 /// The measurements of one run.
@@ -63,10 +81,16 @@ pub struct RunResult {
     pub probes_spent: Option<(u64, u64)>,
     /// Supervisor usage once everything was ready.
     pub usage: Usage,
-    /// Wake-ups per second at rest (idle).
-    pub wakeups_per_s: Option<f64>,
+    /// idle100 only: what the supervisor did over the window at rest.
+    pub rest: Option<Rest>,
     /// Processes of the run still alive after the supervisor stopped on its own.
     pub leftovers: usize,
+    /// Whether the run failed by reaching the time limit (see [`ready_limit`]).
+    pub timed_out: bool,
+    /// What the run cost the suite: from its setup until it was stopped.
+    pub wall: Duration,
+    /// The part of `wall` spent stopping the tool and clearing the run away.
+    pub stopping: Duration,
 }
 
 fn read_ns(path: &Path) -> Option<u64> {
@@ -179,6 +203,15 @@ fn wait_ready(started: &mut Started, n: usize, limit: Duration) -> Result<(), St
     }
 }
 
+/// Wakes supervisord while it stops. Its loop notices exited children only when a descriptor
+/// is ready or after a 1 s poll (signals do not cut the poll short), and stops one priority
+/// layer per turn, so with no log pipes a stop lasts about a second per layer. A connection
+/// to its control socket (closed at once) makes the loop turn now; the stop itself is
+/// supervisord's own, in its own order.
+fn nudge(socket: &Path) {
+    let _ = std::os::unix::net::UnixStream::connect(socket);
+}
+
 /// Stops the tool its own way, then makes sure nothing of the run is left; returns how many
 /// processes were still there after the tool had stopped by itself.
 fn stop(mut started: Started) -> usize {
@@ -188,6 +221,7 @@ fn stop(mut started: Started) -> usize {
         _ => signal(started.pgid, tool.stop_signal()),
     }
     let began = Instant::now();
+    let socket = started.layout.dir.join("supervisor.sock");
     while began.elapsed() < Duration::from_secs(10) {
         let alive = started
             .children
@@ -195,6 +229,9 @@ fn stop(mut started: Started) -> usize {
             .any(|c| matches!(c.try_wait(), Ok(None)));
         if !alive {
             break;
+        }
+        if tool == Tool::Supervisord {
+            nudge(&socket);
         }
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -344,6 +381,7 @@ fn run_once(opts: &Options, s: &Scenario, tool: Tool, rep: usize) -> RunResult {
             .join(format!("{}-{rep}", tool.key())),
         port_base: 21000,
     };
+    let began = Instant::now();
     let mut result = RunResult::default();
     let mut started = match start(tool, &opts.programs, layout, s) {
         Ok(started) => started,
@@ -352,8 +390,9 @@ fn run_once(opts: &Options, s: &Scenario, tool: Tool, rep: usize) -> RunResult {
             return result;
         }
     };
-    let limit = Duration::from_secs(if s.nodes.len() >= 500 { 60 } else { 20 });
+    let limit = ready_limit(s);
     if let Err(e) = wait_ready(&mut started, s.nodes.len(), limit) {
+        result.timed_out = began.elapsed() >= limit;
         result.error = Some(e);
     }
     std::thread::sleep(SETTLE);
@@ -369,6 +408,7 @@ fn run_once(opts: &Options, s: &Scenario, tool: Tool, rep: usize) -> RunResult {
         t0: started.t0,
         wall_offset: started.wall_offset,
     };
+    let stopping = Instant::now();
     result.leftovers = stop(started);
     measure(&measured, s, &mut result);
     if result.error.is_some() {
@@ -376,48 +416,87 @@ fn run_once(opts: &Options, s: &Scenario, tool: Tool, rep: usize) -> RunResult {
     } else if !opts.keep {
         let _ = std::fs::remove_dir_all(dir);
     }
+    result.stopping = stopping.elapsed();
+    result.wall = began.elapsed();
     result
 }
 
-/// Runs the idle scenario: every tool started one after another and left up together, then
-/// each supervisor's wake-ups over the rest and its memory.
+/// Repetitions of a start-up scenario for `tool`, when `--reps` does not say: 5 of the small
+/// scenarios, 2 of those with 200 components or more (`big`), 1 with `--quick`. runit and
+/// supervisord take seconds to start 1,000 components (their polling, not the spawns), and as
+/// long again to stop them: on the big scenarios they run once, so the suite keeps to its time.
+pub fn default_reps(quick: bool, big: bool, tool: Tool) -> usize {
+    match (quick, big) {
+        (true, _) => 1,
+        (false, true) if matches!(tool, Tool::Runit | Tool::Supervisord) => 1,
+        (false, true) => 2,
+        (false, false) => 5,
+    }
+}
+
+/// How long a run may take to get every component ready before it counts as failed: 20 s,
+/// or 60 s with 500 components or more.
+fn ready_limit(s: &Scenario) -> Duration {
+    Duration::from_secs(if s.nodes.len() >= 500 { 60 } else { 20 })
+}
+
+/// How long idle100 lets every tool settle once all are up, before its window at rest opens:
+/// start-up is over (the last readiness seen, helpers reaped), and what still wakes is rest.
+const IDLE_SETTLE: Duration = Duration::from_secs(2);
+
+/// Runs the idle scenario: every tool started at once and left up together; once all are up
+/// and have settled, each supervisor's wake-ups and CPU time over the same window at rest,
+/// and its memory at the end of it.
 fn run_idle(opts: &Options, s: &Scenario, tools: &[Tool]) -> Vec<(Tool, RunResult)> {
-    let rest = s.idle.unwrap_or(Duration::from_secs(30));
+    let window = s.idle.unwrap_or(Duration::from_secs(10));
     let mut up = Vec::new();
     for (t, &tool) in tools.iter().enumerate() {
         let layout = Layout {
             dir: opts.work.join(&s.name).join(tool.key()),
             port_base: 30000 + 200 * t as u16,
         };
-        let mut result = RunResult::default();
         match start(tool, &opts.programs, layout, s) {
-            Ok(mut started) => {
-                if let Err(e) = wait_ready(&mut started, s.nodes.len(), Duration::from_secs(60)) {
-                    result.error = Some(e);
-                }
-                up.push((started, result));
-            }
+            Ok(started) => up.push((started, RunResult::default())),
             Err(e) => eprintln!("idle: {} did not start: {e}", tool.name()),
         }
     }
-    std::thread::sleep(Duration::from_secs(1));
-    let before: Vec<Usage> = up
-        .iter()
-        .map(|(st, _)| {
-            st.supervisor()
-                .map(|p| procfs::supervisor_usage(p, FIXTURE_COMM))
-                .unwrap_or_default()
-        })
-        .collect();
-    eprintln!("idle: {} tools at rest for {}s", up.len(), rest.as_secs());
-    std::thread::sleep(rest);
+    for (started, result) in &mut up {
+        if let Err(e) = wait_ready(started, s.nodes.len(), Duration::from_secs(60)) {
+            result.error = Some(e);
+        }
+    }
+    std::thread::sleep(IDLE_SETTLE);
+    let snapshot = |started: &Started| {
+        started
+            .supervisor()
+            .map(|p| procfs::Snapshot::take(p, FIXTURE_COMM))
+    };
+    let before: Vec<_> = up.iter().map(|(st, _)| snapshot(st)).collect();
+    let opened = Instant::now();
+    eprintln!(
+        "idle: {} tools at rest, measured over {}s",
+        up.len(),
+        window.as_secs()
+    );
+    std::thread::sleep(window);
+    let after: Vec<_> = up.iter().map(|(st, _)| snapshot(st)).collect();
+    let window = opened.elapsed();
     let mut out = Vec::new();
-    for ((started, mut result), before) in up.into_iter().zip(before) {
-        if let Some(pid) = started.supervisor() {
-            let after = procfs::supervisor_usage(pid, FIXTURE_COMM);
-            result.wakeups_per_s =
-                Some(after.switches.saturating_sub(before.switches) as f64 / rest.as_secs_f64());
-            result.usage = after;
+    for (((started, mut result), before), after) in up.into_iter().zip(before).zip(after) {
+        if let (Some(pid), Some(before), Some(after)) = (started.supervisor(), before, after) {
+            let activity = after.since(&before);
+            result.rest = Some(Rest {
+                window,
+                wakeups: activity.wakeups,
+                cpu_ns: activity.cpu_ns,
+            });
+            result.usage = procfs::supervisor_usage(pid, FIXTURE_COMM);
+            eprintln!(
+                "idle: {}: {} wake-ups, {:.2} ms of CPU",
+                started.tool.name(),
+                activity.wakeups,
+                activity.cpu_ns as f64 / 1e6
+            );
         }
         let tool = started.tool;
         let dir = started.layout.dir.clone();
@@ -479,7 +558,10 @@ impl Row {
             "supervisor_peak_rss_kib_max": self.ok().map(|r| r.usage.peak_rss_kb).max(),
             "supervisor_processes": self.ok().map(|r| r.usage.processes).max(),
             // Measured at rest only (idle100); absent elsewhere, never a made-up zero.
-            "wakeups_per_s": median(&self.ok().filter_map(|r| r.wakeups_per_s).collect::<Vec<_>>()),
+            "wakeups_per_s": median(&self.ok().filter_map(|r| r.rest.map(|w| w.wakeups_per_s())).collect::<Vec<_>>()),
+            "rest_wakeups": self.ok().find_map(|r| r.rest.map(|w| w.wakeups)),
+            "rest_cpu_ms": self.ok().find_map(|r| r.rest.map(|w| w.cpu_ns as f64 / 1e6)),
+            "rest_window_s": self.ok().find_map(|r| r.rest.map(|w| w.window.as_secs_f64())),
             "rss_kib_at_rest": self.ok().map(|r| r.usage.rss_kb).max(),
             "leftovers": self.runs.iter().map(|r| r.leftovers).sum::<usize>(),
             "early_starts": self.ok().flat_map(|r| &r.handoffs_ms).filter(|&&h| h < 0.0).count(),
@@ -589,20 +671,26 @@ pub fn markdown(results: &[ScenarioResult], tasks: Option<&TasksResult>) -> Stri
         }
     }
     for s in results.iter().filter(|s| s.idle) {
+        let window = s
+            .rows
+            .iter()
+            .find_map(|row| row.runs.first()?.rest)
+            .map_or(0.0, |r| r.window.as_secs_f64());
         out.push_str(&format!(
-            "\n{} components at rest:\n\n| tool | wake-ups / s | supervisor RSS MiB | \
-             supervisor processes |\n|---|---|---|---|\n",
+            "\n{} components at rest, every tool up at once, measured over the same {window:.0} s:\n\n\
+             | tool | wake-ups / s | wake-ups | supervisor CPU ms | supervisor RSS MiB | \
+             supervisor processes |\n|---|---|---|---|---|---|\n",
             s.nodes
         ));
         for row in &s.rows {
             let r = &row.runs[0];
+            let rest = r.rest.filter(|_| r.error.is_none());
             out.push_str(&format!(
-                "| {} | {} | {:.1} | {} |\n",
+                "| {} | {} | {} | {} | {:.1} | {} |\n",
                 row.tool.name(),
-                opt(r
-                    .wakeups_per_s
-                    .filter(|_| r.error.is_none())
-                    .map(|w| format!("{w:.2}"))),
+                opt(rest.map(|w| format!("{:.2}", w.wakeups_per_s()))),
+                opt(rest.map(|w| w.wakeups.to_string())),
+                opt(rest.map(|w| fmt_ms(w.cpu_ns as f64 / 1e6))),
                 r.usage.rss_kb as f64 / 1024.0,
                 r.usage.processes,
             ));
@@ -763,11 +851,11 @@ pub fn run(opts: &Options) -> Result<String, Box<dyn std::error::Error>> {
             });
             continue;
         }
-        let reps = opts.reps.unwrap_or(match (opts.quick, big) {
-            (true, _) => 1,
-            (false, true) => 2,
-            (false, false) => 5,
-        });
+        let reps = |tool: Tool| {
+            opts.reps
+                .unwrap_or_else(|| default_reps(opts.quick, big, tool))
+        };
+        let rounds = tools.iter().map(|&t| reps(t)).max().unwrap_or(0);
         let mut rows: Vec<Row> = tools
             .iter()
             .map(|&tool| Row {
@@ -775,18 +863,24 @@ pub fn run(opts: &Options) -> Result<String, Box<dyn std::error::Error>> {
                 runs: Vec::new(),
             })
             .collect();
-        for rep in 0..reps {
+        for rep in 0..rounds {
             for row in &mut rows {
+                // A tool that ran out of time would only do so again: once is the finding.
+                if rep >= reps(row.tool) || row.runs.iter().any(|r| r.timed_out) {
+                    continue;
+                }
                 let r = run_once(opts, s, row.tool, rep);
                 eprintln!(
-                    "{} {} #{rep}: {}",
+                    "{} {} #{rep}: {} (run {:.1} s, of which stopping {:.1} s)",
                     s.name,
                     row.tool.name(),
                     match (&r.error, r.total_ms) {
                         (Some(e), _) => format!("failed: {e}"),
                         (None, Some(t)) => format!("{t:.1} ms"),
                         (None, None) => "no records".into(),
-                    }
+                    },
+                    r.wall.as_secs_f64(),
+                    r.stopping.as_secs_f64(),
                 );
                 row.runs.push(r);
             }
@@ -832,6 +926,58 @@ pub fn run(opts: &Options) -> Result<String, Box<dyn std::error::Error>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_idle_table_shows_wakeups_per_second_over_the_window() {
+        let rest = |wakeups| RunResult {
+            rest: Some(Rest {
+                window: Duration::from_secs(60),
+                wakeups,
+                cpu_ns: 1_500_000,
+            }),
+            ..RunResult::default()
+        };
+        let results = [ScenarioResult {
+            name: "idle100".into(),
+            nodes: 100,
+            critical_ms: 0.0,
+            bound_ms: 0.0,
+            idle: true,
+            rows: vec![
+                Row {
+                    tool: Tool::Herald,
+                    runs: vec![rest(0)],
+                },
+                Row {
+                    tool: Tool::Supervisord,
+                    runs: vec![rest(60)],
+                },
+            ],
+        }];
+        let table = markdown(&results, None);
+        assert!(table.contains("measured over the same 60 s"), "{table}");
+        assert!(
+            table.contains("| herald (library) | 0.00 | 0 | 1.50 | 0.0 | 0 |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| supervisord | 1.00 | 60 | 1.50 | 0.0 | 0 |"),
+            "{table}"
+        );
+        let json = results[0].rows[1].json(0.0);
+        assert_eq!(json["wakeups_per_s"], 1.0);
+        assert_eq!(json["rest_wakeups"], 60);
+        assert_eq!(json["rest_window_s"], 60.0);
+    }
+
+    #[test]
+    fn slow_peers_run_once_on_the_big_scenarios() {
+        assert_eq!(default_reps(false, false, Tool::Runit), 5);
+        assert_eq!(default_reps(false, true, Tool::Runit), 1);
+        assert_eq!(default_reps(false, true, Tool::Supervisord), 1);
+        assert_eq!(default_reps(false, true, Tool::Herald), 2);
+        assert_eq!(default_reps(true, false, Tool::Herald), 1);
+    }
 
     #[test]
     fn task_stacks_are_valid_dags() {

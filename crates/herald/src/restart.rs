@@ -1,5 +1,8 @@
 //! Restart bookkeeping for one component: the backoff between starts, and the start limit
 //! (more failed starts than `burst` within `interval` make a failure final).
+//!
+//! Whether a component stayed up long enough for its backoff to start afresh is decided when
+//! its run ends, from how long it had been ready, so nothing waits on a timer while it runs.
 
 use crate::{Backoff, ComponentSpec, RestartPolicy, StartLimit};
 use std::collections::VecDeque;
@@ -22,6 +25,8 @@ pub(crate) struct Restarts {
     policy: RestartPolicy,
     limit: StartLimit,
     backoff: Backoff,
+    /// How long a run must stay ready for the backoff to reset (`restart_backoff.max`).
+    stable_after: Duration,
     failures: VecDeque<Instant>,
 }
 
@@ -31,6 +36,7 @@ impl Restarts {
             policy: spec.restart,
             limit: spec.start_limit,
             backoff: Backoff::new(spec.restart_backoff),
+            stable_after: spec.restart_backoff.max,
             failures: VecDeque::new(),
         }
     }
@@ -65,9 +71,13 @@ impl Restarts {
         self.backoff.next_delay().unwrap_or_default()
     }
 
-    /// The component stayed up long enough: the next failure starts the backoff afresh.
-    pub(crate) fn stable(&mut self) {
-        self.backoff.reset();
+    /// A run that had been ready for `ready_for` has ended (however it ended). If it stayed
+    /// ready at least `restart_backoff.max`, it was stable: the next delay starts the backoff
+    /// afresh. The start limit is not touched: its window forgets old failures by itself.
+    pub(crate) fn ended_after(&mut self, ready_for: Duration) {
+        if ready_for >= self.stable_after {
+            self.backoff.reset();
+        }
     }
 
     /// Started again by hand: forget past failures.
@@ -122,12 +132,35 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn delays_grow_until_stable() {
+    async fn delays_grow_until_a_run_stays_ready_for_the_backoff_max() {
+        // The default backoff: 100 ms doubling up to 30 s.
         let mut r = restarts(RestartPolicy::OnFailure, 5, 60);
         let first = r.delay();
         let second = r.delay();
         assert!(second > first, "{first:?} then {second:?}");
-        r.stable();
+        r.ended_after(Duration::from_secs(30));
         assert!(r.delay() <= Duration::from_millis(100));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_shorter_run_keeps_the_backoff_growing() {
+        let mut r = restarts(RestartPolicy::OnFailure, 5, 60);
+        for _ in 0..3 {
+            r.delay();
+        }
+        // Nominal delays 100, 200, 400 ms; the fourth is 800 ms (640 to 800 with jitter).
+        r.ended_after(Duration::from_secs(30) - Duration::from_millis(1));
+        assert!(r.delay() >= Duration::from_millis(640));
+        r.ended_after(Duration::from_secs(31));
+        assert!(r.delay() <= Duration::from_millis(100));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stable_run_leaves_the_start_limit_to_its_window() {
+        let mut r = restarts(RestartPolicy::OnFailure, 1, 600);
+        let t = Instant::now();
+        assert_eq!(r.failed(t), Verdict::Retry);
+        r.ended_after(Duration::from_secs(60));
+        assert_eq!(r.failed(t + Duration::from_secs(61)), Verdict::Limited(2));
     }
 }

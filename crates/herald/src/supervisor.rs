@@ -383,31 +383,26 @@ impl Supervisor {
         self.keep_running(&mut run, lp).await
     }
 
-    /// Runs a ready service until it exits, is unbound, or is stopped.
+    /// Runs a ready service until it exits, is unbound, or is stopped. No timer runs meanwhile:
+    /// whether the run was stable (ready at least `restart_backoff.max`) is decided when it ends.
     async fn keep_running(&self, run: &mut Run, lp: &mut Loop) -> End {
-        let stable = tokio::time::sleep(self.spec.restart_backoff.max);
-        tokio::pin!(stable);
-        let mut settled = false;
-        loop {
+        let ready_at = Instant::now();
+        let end = loop {
             tokio::select! {
                 biased;
                 exit = exited(&mut run.handle) => {
-                    return match exit {
+                    break match exit {
                         Ok(()) => End::Exited,
                         Err(failure) => End::Failed(self.failure_error(failure, run.started)),
                     };
                 }
-                _ = self.unbound() => return self.halt(run, End::Unbound).await,
-                _ = self.stop_requested() => return self.halt(run, End::Stopped(Next::Exit)).await,
+                _ = self.unbound() => break End::Unbound,
+                _ = self.stop_requested() => break End::Stopped(Next::Exit),
                 control = lp.control.recv(), if lp.open => {
                     if let Some(next) = lp.on_control(control) {
-                        return self.halt(run, End::Stopped(next)).await;
+                        break End::Stopped(next);
                     }
                     lp.answer();
-                }
-                _ = &mut stable, if !settled => {
-                    settled = true;
-                    lp.restarts.stable();
                 }
                 changed = run.report.changed() => {
                     if changed.is_err() {
@@ -420,6 +415,11 @@ impl Supervisor {
                     });
                 }
             }
+        };
+        lp.restarts.ended_after(ready_at.elapsed());
+        match end {
+            End::Exited | End::Failed(_) => end,
+            halted => self.halt(run, halted).await,
         }
     }
 

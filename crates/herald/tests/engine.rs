@@ -448,3 +448,67 @@ async fn a_service_that_exits_cleanly_stops_and_always_restarts() {
     assert_eq!(runs.load(Ordering::SeqCst), 3);
     running.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_run_that_stayed_ready_for_the_backoff_max_restarts_the_backoff_afresh() {
+    // Runs 0 and 1 fail at once; run 2 is ready for 2 s (longer than the 1 s max) and then
+    // crashes; run 3 is ready for 10 ms and crashes; run 4 stays up.
+    let runs = Arc::new(AtomicU32::new(0));
+    let counter = runs.clone();
+    let mut stack = Stack::new();
+    let events = stack.subscribe();
+    stack.add(
+        ComponentSpec::new("flappy")
+            .restart_backoff(ms(100), Duration::from_secs(1))
+            .start_limit(100, Duration::from_secs(60)),
+        task(move |ctx| {
+            let run = counter.fetch_add(1, Ordering::SeqCst);
+            async move {
+                let up_for = match run {
+                    0 | 1 => return Err("crashed at start".into()),
+                    2 => Duration::from_secs(2),
+                    3 => ms(10),
+                    _ => {
+                        ctx.ready();
+                        ctx.stopped().await;
+                        return Ok(());
+                    }
+                };
+                ctx.ready();
+                tokio::time::sleep(up_for).await;
+                Err("crashed later".into())
+            }
+        }),
+    );
+    let running = stack.start().unwrap();
+    running
+        .signal("flappy")
+        .unwrap()
+        .wait_for(|s| s.restarts == 4 && s.state == State::Ready)
+        .await;
+    running.shutdown().await;
+
+    // Each restart delay: from `restarting` to the next `waiting`.
+    let events = drain(events).await;
+    let mut delays = Vec::new();
+    let mut restarting = None;
+    for e in &events {
+        match e.state {
+            State::Restarting => restarting = Some(e.at),
+            State::Waiting => {
+                if let Some(at) = restarting.take() {
+                    delays.push(e.at - at);
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(delays.len(), 4, "{delays:?}");
+    // Nominal 100 and 200 ms (80 % to 100 % with jitter); after the stable run 100 ms again,
+    // then 200 ms after the short one.
+    let within = |d: Duration, nominal: u64| d >= ms(nominal * 8 / 10) && d <= ms(nominal);
+    assert!(within(delays[0], 100), "{delays:?}");
+    assert!(within(delays[1], 200), "{delays:?}");
+    assert!(within(delays[2], 100), "{delays:?}");
+    assert!(within(delays[3], 200), "{delays:?}");
+}
