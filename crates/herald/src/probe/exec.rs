@@ -107,6 +107,7 @@ impl ExecProbe {
         } = self
             .command()
             .spawn()
+            .await
             .map_err(|e| format!("cannot run {program}: {}", io_reason(&e)))?;
         let mut group = Group::new(pid, None);
         let (mut out, mut err) = (Vec::new(), Vec::new());

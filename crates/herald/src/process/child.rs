@@ -130,6 +130,7 @@ impl Inner {
         } = self
             .command()
             .spawn()
+            .await
             .map_err(|e| Failure::new("spawn", &program, e.to_string()))?;
         let mut group = Group::new(pid, Some(self.host.inner.clone()));
 

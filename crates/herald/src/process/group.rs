@@ -122,7 +122,7 @@ impl Drop for Group {
 }
 
 /// Waits for the child `pid` to exit and reaps it.
-fn reap(pid: u32) -> io::Result<ExitStatus> {
+pub(crate) fn reap(pid: u32) -> io::Result<ExitStatus> {
     let mut status = 0;
     loop {
         // SAFETY: `status` is a valid, writable int; `pid` is a child of ours not yet reaped.

@@ -33,9 +33,8 @@
 //! - if herald dies, even by SIGKILL, the kernel kills each direct child (parent-death
 //!   signal) and the guardian kills every group (see `guardian.rs`).
 //!
-//! The parent-death signal fires when the *thread* that spawned the child ends: spawn from
-//! async tasks (runtime worker threads live as long as the runtime), not from
-//! `spawn_blocking`, whose idle threads end after a while.
+//! The parent-death signal fires when the *thread* that spawned the child ends, so every
+//! child is spawned by one thread that lives as long as the process (see `spawn.rs`).
 
 mod capture;
 mod child;

@@ -22,6 +22,14 @@
 //!
 //! The program is looked up in `PATH` (the child's, else herald's) before the clone, and
 //! the environment is built there too: nothing in the child allocates.
+//!
+//! Every spawn runs on one thread of its own, `herald-spawner`, which lives as long as the
+//! process. The runtime's worker threads only hand it the command and await the answer, so
+//! they go on reading readiness messages and probing while a batch of children starts (the
+//! spawning thread is suspended until each child has called `execve`, which on a busy
+//! machine waits for a free core). And since the parent-death signal is tied to the thread
+//! that created the child, a thread that never ends is the right parent: children are killed
+//! when herald dies, never because some runtime thread was retired.
 
 use std::collections::BTreeMap;
 use std::ffi::{CString, OsStr, OsString, c_char, c_int, c_void};
@@ -30,7 +38,10 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{OnceLock, mpsc};
 use tokio::net::unix::pipe;
+use super::group::reap;
+use tokio::sync::oneshot;
 
 /// The child's stack, in bytes: ample for the setup function and `execve`.
 const STACK: usize = 64 * 1024;
@@ -88,11 +99,29 @@ impl Command {
         self
     }
 
-    /// Starts the child. Needs a Tokio runtime (the output pipes are registered with it).
-    ///
-    /// The parent-death signal fires when the calling *thread* ends: call this from an async
-    /// task, never from `spawn_blocking`.
-    pub fn spawn(&self) -> io::Result<Spawned> {
+    /// Starts the child on the spawner thread. Needs a Tokio runtime (the output pipes are
+    /// registered with it). If this future is dropped before the answer, a child started
+    /// meanwhile is killed and reaped by the spawner.
+    pub async fn spawn(&self) -> io::Result<Spawned> {
+        let (reply, answer) = oneshot::channel();
+        spawner()?
+            .send(Job {
+                command: self.clone(),
+                reply,
+            })
+            .map_err(|_| io::Error::other("the spawner thread is gone"))?;
+        let child = answer
+            .await
+            .map_err(|_| io::Error::other("the spawner thread is gone"))??;
+        Ok(Spawned {
+            pid: child.pid,
+            stdout: pipe::Receiver::from_owned_fd(child.stdout)?,
+            stderr: pipe::Receiver::from_owned_fd(child.stderr)?,
+        })
+    }
+
+    /// Starts the child from the calling thread, which must outlive it (see above).
+    fn spawn_here(&self) -> io::Result<Started> {
         let environ = self.environment()?;
         let path = cstring(self.resolve()?.into_os_string())?;
         let argv = std::iter::once(&self.program)
@@ -105,20 +134,14 @@ impl Command {
             .map(|d| cstring(d.clone().into_os_string()))
             .transpose()?;
 
-        let (out_read, out_write) = pipe_pair()?;
-        let (err_read, err_write) = pipe_pair()?;
+        let (stdout, out_write) = pipe_pair()?;
+        let (stderr, err_write) = pipe_pair()?;
         let null = rustix::fs::open(
             "/dev/null",
             rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
             rustix::fs::Mode::empty(),
         )?;
-        let stdio = [
-            above_stdio(null)?,
-            above_stdio(out_write)?,
-            above_stdio(err_write)?,
-        ];
-        let stdout = pipe::Receiver::from_owned_fd(out_read)?;
-        let stderr = pipe::Receiver::from_owned_fd(err_read)?;
+        let stdio = [above_stdio(null)?, above_stdio(out_write)?, above_stdio(err_write)?];
 
         let (argv_ptrs, envp_ptrs) = (pointers(&argv), pointers(&environ));
         let plan = Plan {
@@ -136,15 +159,13 @@ impl Command {
         drop(stdio); // the child has its own copies now, or has exited
 
         match plan.step.load(Ordering::Acquire) {
-            0 => Ok(Spawned {
+            0 => Ok(Started {
                 pid: pid as u32,
                 stdout,
                 stderr,
             }),
             step => {
-                let mut status = 0;
-                // SAFETY: `pid` is our child, which has exited; this reaps it.
-                unsafe { libc::waitpid(pid, &mut status, 0) };
+                let _ = reap(pid as u32);
                 let os = io::Error::from_raw_os_error(plan.errno.load(Ordering::Acquire));
                 Err(self.step_error(step, os))
             }
@@ -213,6 +234,42 @@ impl Command {
             _ => os,
         }
     }
+}
+
+/// A child just started, before its pipes are handed to the runtime.
+struct Started {
+    pid: u32,
+    stdout: OwnedFd,
+    stderr: OwnedFd,
+}
+
+/// One spawn for the spawner thread, and where its answer goes.
+struct Job {
+    command: Command,
+    reply: oneshot::Sender<io::Result<Started>>,
+}
+
+/// The spawner thread's queue, started on first use.
+fn spawner() -> io::Result<&'static mpsc::Sender<Job>> {
+    static QUEUE: OnceLock<Result<mpsc::Sender<Job>, String>> = OnceLock::new();
+    let queue = QUEUE.get_or_init(|| {
+        let (queue, jobs) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("herald-spawner".into())
+            .spawn(move || {
+                for job in jobs {
+                    let started = job.command.spawn_here();
+                    if let Err(Ok(orphan)) = job.reply.send(started) {
+                        // Nobody waits for it any more: it must not run unwatched.
+                        super::signals::kill_group(orphan.pid, libc::SIGKILL);
+                        let _ = reap(orphan.pid);
+                    }
+                }
+            })
+            .map(|_| queue)
+            .map_err(|e| format!("cannot start the spawner thread: {e}"))
+    });
+    queue.as_ref().map_err(|e| io::Error::other(e.clone()))
 }
 
 fn cstring(s: OsString) -> io::Result<CString> {
@@ -392,7 +449,7 @@ mod tests {
             pid,
             mut stdout,
             mut stderr,
-        } = command.spawn()?;
+        } = command.spawn().await?;
         let mut group = super::super::group::Group::new(pid, None);
         let (mut out, mut err) = (String::new(), String::new());
         let (a, b) = tokio::join!(
