@@ -31,6 +31,7 @@
 //! that created the child, a thread that never ends is the right parent: children are killed
 //! when herald dies, never because some runtime thread was retired.
 
+use super::group::reap;
 use std::collections::BTreeMap;
 use std::ffi::{CString, OsStr, OsString, c_char, c_int, c_void};
 use std::io;
@@ -40,7 +41,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{OnceLock, mpsc};
 use tokio::net::unix::pipe;
-use super::group::reap;
 use tokio::sync::oneshot;
 
 /// The child's stack, in bytes: ample for the setup function and `execve`.
@@ -141,7 +141,11 @@ impl Command {
             rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
             rustix::fs::Mode::empty(),
         )?;
-        let stdio = [above_stdio(null)?, above_stdio(out_write)?, above_stdio(err_write)?];
+        let stdio = [
+            above_stdio(null)?,
+            above_stdio(out_write)?,
+            above_stdio(err_write)?,
+        ];
 
         let (argv_ptrs, envp_ptrs) = (pointers(&argv), pointers(&environ));
         let plan = Plan {
