@@ -113,11 +113,22 @@ impl Command {
         let child = answer
             .await
             .map_err(|_| io::Error::other("the spawner thread is gone"))??;
-        Ok(Spawned {
-            pid: child.pid,
-            stdout: pipe::Receiver::from_owned_fd(child.stdout)?,
-            stderr: pipe::Receiver::from_owned_fd(child.stderr)?,
-        })
+        let pid = child.pid;
+        let pipes = pipe::Receiver::from_owned_fd(child.stdout)
+            .and_then(|out| Ok((out, pipe::Receiver::from_owned_fd(child.stderr)?)));
+        match pipes {
+            Ok((stdout, stderr)) => Ok(Spawned {
+                pid,
+                stdout,
+                stderr,
+            }),
+            Err(e) => {
+                // Nobody could read its output: it must not run unwatched.
+                super::signals::kill_group(pid, libc::SIGKILL);
+                tokio::task::spawn_blocking(move || reap(pid));
+                Err(e)
+            }
+        }
     }
 
     /// Starts the child from the calling thread, which must outlive it (see above).
@@ -197,7 +208,8 @@ impl Command {
 
     /// The file to execute: the program itself when it has a `/` (relative ones are taken
     /// from the working folder, by `execve` after `chdir`), else the first executable file
-    /// of that name in the child's `PATH`.
+    /// of that name in the child's `PATH` (an empty or relative entry there is taken from
+    /// herald's own folder, as the lookup happens before the child enters its own).
     fn resolve(&self) -> io::Result<PathBuf> {
         if self.program.as_bytes().contains(&b'/') {
             return Ok(PathBuf::from(&self.program));
