@@ -1,7 +1,6 @@
 //! `exec = ["argv", ...]`: ready once the command exits 0.
 
 use super::{InvalidProbe, io_reason, one_line};
-use crate::process::group::Group;
 use crate::process::signals::describe_exit;
 use crate::process::spawn::{Command, Spawned};
 use crate::{BoxFuture, Probe};
@@ -101,15 +100,14 @@ impl ExecProbe {
     async fn attempt(&self) -> Result<(), String> {
         let program = &self.argv[0];
         let Spawned {
-            pid,
+            mut group,
             stdout,
             stderr,
         } = self
             .command()
-            .spawn()
+            .spawn(None)
             .await
             .map_err(|e| format!("cannot run {program}: {}", io_reason(&e)))?;
-        let mut group = Group::new(pid, None);
         let (mut out, mut err) = (Vec::new(), Vec::new());
 
         let run = async {

@@ -10,7 +10,6 @@
 
 use super::ProcessHost;
 use super::capture::{Sink, capture};
-use super::group::Group;
 use super::logs::{LogFile, MAX_FILE, Stream};
 use super::notify::{Listener, Registration};
 use super::ready::Gate;
@@ -124,15 +123,15 @@ impl Inner {
     async fn run(self: Arc<Self>, ctx: Context) -> Result<(), Failure> {
         let program = self.argv[0].clone();
         let Spawned {
-            pid,
+            mut group,
             stdout,
             stderr,
         } = self
             .command()
-            .spawn()
+            .spawn(Some(self.host.inner.clone()))
             .await
             .map_err(|e| Failure::new("spawn", &program, e.to_string()))?;
-        let mut group = Group::new(pid, Some(self.host.inner.clone()));
+        let pid = group.pgid();
 
         let gate = Arc::new(Gate::new(ctx.clone(), self.notify, self.log.is_some()));
         let registration: Option<Registration> = self.notify.then(|| {

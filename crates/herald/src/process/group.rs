@@ -56,6 +56,11 @@ impl Group {
         }
     }
 
+    /// The group's id, which is also its leader's pid.
+    pub fn pgid(&self) -> u32 {
+        self.pgid
+    }
+
     /// Resolves once the leader has exited; with a pidfd it is not reaped yet.
     pub async fn exited(&mut self) {
         if self.status.is_some() {

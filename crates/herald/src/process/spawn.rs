@@ -31,7 +31,8 @@
 //! that created the child, a thread that never ends is the right parent: children are killed
 //! when herald dies, never because some runtime thread was retired.
 
-use super::group::reap;
+use super::HostInner;
+use super::group::{Group, reap};
 use std::collections::BTreeMap;
 use std::ffi::{CString, OsStr, OsString, c_char, c_int, c_void};
 use std::io;
@@ -39,7 +40,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{OnceLock, mpsc};
+use std::sync::{Arc, OnceLock, mpsc};
 use tokio::net::unix::pipe;
 use tokio::sync::oneshot;
 
@@ -56,9 +57,9 @@ pub(crate) struct Command {
     cwd: Option<PathBuf>,
 }
 
-/// A started child: its pid (also its process group) and the read ends of its output.
+/// A started child: its process group (led by the child) and the read ends of its output.
 pub(crate) struct Spawned {
-    pub pid: u32,
+    pub group: Group,
     pub stdout: pipe::Receiver,
     pub stderr: pipe::Receiver,
 }
@@ -99,10 +100,12 @@ impl Command {
         self
     }
 
-    /// Starts the child on the spawner thread. Needs a Tokio runtime (the output pipes are
+    /// Starts the child on the spawner thread and takes charge of its process group (watched
+    /// by `host`'s guardian, for a component). Needs a Tokio runtime (the output pipes are
     /// registered with it). If this future is dropped before the answer, a child started
-    /// meanwhile is killed and reaped by the spawner.
-    pub async fn spawn(&self) -> io::Result<Spawned> {
+    /// meanwhile is killed and reaped by the spawner; once the group exists, dropping it does
+    /// the same.
+    pub async fn spawn(&self, host: Option<Arc<HostInner>>) -> io::Result<Spawned> {
         let (reply, answer) = oneshot::channel();
         spawner()?
             .send(Job {
@@ -113,22 +116,12 @@ impl Command {
         let child = answer
             .await
             .map_err(|_| io::Error::other("the spawner thread is gone"))??;
-        let pid = child.pid;
-        let pipes = pipe::Receiver::from_owned_fd(child.stdout)
-            .and_then(|out| Ok((out, pipe::Receiver::from_owned_fd(child.stderr)?)));
-        match pipes {
-            Ok((stdout, stderr)) => Ok(Spawned {
-                pid,
-                stdout,
-                stderr,
-            }),
-            Err(e) => {
-                // Nobody could read its output: it must not run unwatched.
-                super::signals::kill_group(pid, libc::SIGKILL);
-                tokio::task::spawn_blocking(move || reap(pid));
-                Err(e)
-            }
-        }
+        let group = Group::new(child.pid, host);
+        Ok(Spawned {
+            group,
+            stdout: pipe::Receiver::from_owned_fd(child.stdout)?,
+            stderr: pipe::Receiver::from_owned_fd(child.stderr)?,
+        })
     }
 
     /// Starts the child from the calling thread, which must outlive it (see above).
@@ -462,11 +455,10 @@ mod tests {
     /// Runs `command` to its end; its stdout, stderr and exit status.
     async fn output(command: &Command) -> io::Result<(String, String, ExitStatus)> {
         let Spawned {
-            pid,
+            mut group,
             mut stdout,
             mut stderr,
-        } = command.spawn().await?;
-        let mut group = super::super::group::Group::new(pid, None);
+        } = command.spawn(None).await?;
         let (mut out, mut err) = (String::new(), String::new());
         let (a, b) = tokio::join!(
             stdout.read_to_string(&mut out),
