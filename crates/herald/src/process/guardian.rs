@@ -10,7 +10,8 @@
 //! `case`, `eval` and `unset` are shell builtins, and each group is a shell variable of its
 //! own (`g<PGID>`), so listing or unlisting one costs the same with 1,000 groups as with one
 //! (a single string of groups, searched with patterns, cost seconds of CPU to unlist 1,000).
-//! Only at the end does it run `sed` once, to list the variables left.
+//! At the end it reads the variables left from `set`, with builtins only: nothing it needs
+//! then has to be found on disk.
 //!
 //! Limits: a process that leaves its group (`setsid`, `setpgid`) escapes the guardian; so
 //! does a grandchild forked in the instant between a spawn and its `+PGID` line.
@@ -28,7 +29,10 @@ while IFS= read -r l; do
     -*) unset "g$p" ;;
   esac
 done
-for p in $(set | sed -n 's/^g\([0-9][0-9]*\)=.*/\1/p'); do kill -9 "-$p" 2>/dev/null; done
+set | while IFS= read -r v; do
+  p=${v%%=*}; p=${p#g}
+  case $v in g*=*) case $p in ''|*[!0-9]*) ;; *) kill -9 "-$p" 2>/dev/null ;; esac ;; esac
+done
 "#;
 
 /// The writing end of the guardian's pipe.
