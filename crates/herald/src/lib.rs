@@ -94,6 +94,7 @@ mod spec;
 mod stack;
 mod state;
 mod supervisor;
+mod sys;
 
 pub use backoff::{Backoff, ProbeSpacing};
 pub use bus::{Event, Events, Signal};

@@ -1,8 +1,8 @@
 //! `exec = ["argv", ...]`: ready once the command exits 0.
 
 use super::{InvalidProbe, io_reason, one_line};
-use crate::process::signals::describe_exit;
-use crate::process::spawn::{Command, Spawned};
+use crate::sys::signals::describe_exit;
+use crate::sys::spawn::{Command, Spawned};
 use crate::{BoxFuture, Probe};
 use futures_util::future::{Either, select};
 use std::path::{Path, PathBuf};

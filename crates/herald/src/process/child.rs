@@ -6,15 +6,15 @@
 //! has exited (crash or stop) the rest of its group is killed too, so no grandchild is left.
 //! The run returns only once both output pipes are drained and the log file flushed.
 //!
-//! The child is started by `spawn.rs` and its group looked after by `group.rs`.
+//! The child is started by `sys/spawn.rs` and its group looked after by `sys/group.rs`.
 
 use super::ProcessHost;
 use super::capture::{Sink, capture};
 use super::logs::{LogFile, MAX_FILE, Stream};
 use super::notify::{Listener, Registration};
 use super::ready::Gate;
-use super::signals::describe_exit;
-use super::spawn::{Command, Spawned};
+use crate::sys::signals::describe_exit;
+use crate::sys::spawn::{Command, Spawned};
 use crate::{BoxFuture, Component, Context, Failure, Probe, Readiness};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -128,7 +128,7 @@ impl Inner {
             stderr,
         } = self
             .command()
-            .spawn(Some(self.host.inner.clone()))
+            .spawn(Some(self.host.inner.containment.clone()))
             .await
             .map_err(|e| Failure::new("spawn", &program, e.to_string()))?;
         let pid = group.pgid();

@@ -31,26 +31,21 @@
 //! - a normal stop signals the whole group, then SIGKILLs it after `stop_timeout`;
 //! - when a leader exits, the rest of its group is SIGKILLed;
 //! - if herald dies, even by SIGKILL, the kernel kills each direct child (parent-death
-//!   signal) and the guardian kills every group (see `guardian.rs`).
+//!   signal) and the guardian kills every group (see `sys/guardian.rs`).
 //!
 //! The parent-death signal fires when the *thread* that spawned the child ends, so every
-//! child is spawned by one thread that lives as long as the process (see `spawn.rs`).
+//! child is spawned by one thread that lives as long as the process (see `sys/spawn.rs`).
 
 mod capture;
 mod child;
-pub(crate) mod group;
-mod guardian;
-mod limits;
 mod logs;
 mod notify;
 mod ready;
-mod reaper;
-pub(crate) mod signals;
-pub(crate) mod spawn;
 
 pub use child::Process;
 pub use logs::{LogHub, LogLine, Stream};
 
+use crate::sys::{Containment, limits, signals};
 use crate::{ComponentSpec, ConfigProblem, Probe};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -66,14 +61,7 @@ pub(crate) struct HostInner {
     logs_dir: PathBuf,
     hub: LogHub,
     notify: notify::Notify,
-    guardian: guardian::Guardian,
-    reaper: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for HostInner {
-    fn drop(&mut self) {
-        self.reaper.abort();
-    }
+    containment: Arc<Containment>,
 }
 
 impl std::fmt::Debug for ProcessHost {
@@ -81,7 +69,7 @@ impl std::fmt::Debug for ProcessHost {
         f.debug_struct("ProcessHost")
             .field("logs", &self.inner.logs_dir)
             .field("notify_socket", &self.notify_socket())
-            .field("guardian", &self.inner.guardian.pid())
+            .field("guardian", &self.inner.containment.guardian_pid())
             .finish()
     }
 }
@@ -107,9 +95,7 @@ impl ProcessHost {
                 format!("cannot create {}: {e}", logs_dir.display()),
             )
         })?;
-        if let Err(e) = reaper::become_subreaper() {
-            tracing::warn!("cannot become the child subreaper ({e}); orphans go to init");
-        }
+        let containment = Arc::new(Containment::start()?);
         limits::raise_nofile();
         let socket = state_dir.join("notify.sock");
         let notify = notify::Notify::bind(&socket).map_err(|e| {
@@ -120,8 +106,7 @@ impl ProcessHost {
                 logs_dir,
                 hub: LogHub::new(),
                 notify,
-                guardian: guardian::Guardian::start()?,
-                reaper: reaper::start()?,
+                containment,
             }),
         })
     }

@@ -31,7 +31,7 @@
 //! that created the child, a thread that never ends is the right parent: children are killed
 //! when herald dies, never because some runtime thread was retired.
 
-use super::HostInner;
+use super::Containment;
 use super::group::{Group, reap};
 use std::collections::BTreeMap;
 use std::ffi::{CString, OsStr, OsString, c_char, c_int, c_void};
@@ -101,11 +101,11 @@ impl Command {
     }
 
     /// Starts the child on the spawner thread and takes charge of its process group (watched
-    /// by `host`'s guardian, for a component). Needs a Tokio runtime (the output pipes are
+    /// by the stack's [`Containment`], for a component). Needs a Tokio runtime (the output pipes are
     /// registered with it). If this future is dropped before the answer, a child started
     /// meanwhile is killed and reaped by the spawner; once the group exists, dropping it does
     /// the same.
-    pub async fn spawn(&self, host: Option<Arc<HostInner>>) -> io::Result<Spawned> {
+    pub async fn spawn(&self, containment: Option<Arc<Containment>>) -> io::Result<Spawned> {
         let (reply, answer) = oneshot::channel();
         spawner()?
             .send(Job {
@@ -116,7 +116,7 @@ impl Command {
         let child = answer
             .await
             .map_err(|_| io::Error::other("the spawner thread is gone"))??;
-        let group = Group::new(child.pid, host);
+        let group = Group::new(child.pid, containment);
         Ok(Spawned {
             group,
             stdout: pipe::Receiver::from_owned_fd(child.stdout)?,

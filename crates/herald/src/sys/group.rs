@@ -6,7 +6,7 @@
 //! 5.3) a blocking thread waits for the leader, which is then reaped first and the rest of
 //! the group killed right after.
 
-use super::HostInner;
+use super::Containment;
 use super::signals::kill_group;
 use std::io;
 use std::os::fd::OwnedFd;
@@ -20,8 +20,8 @@ use tokio::task::JoinHandle;
 /// [`Group::finish`].
 pub(crate) struct Group {
     pgid: u32,
-    /// The stack's guardian watches the group while it may have members (components only).
-    host: Option<Arc<HostInner>>,
+    /// The stack's containment watches the group while it may have members (components only).
+    containment: Option<Arc<Containment>>,
     exit: Option<AsyncFd<OwnedFd>>,
     /// Without a pidfd: the thread waiting for the leader.
     waiter: Option<JoinHandle<io::Result<ExitStatus>>>,
@@ -32,10 +32,9 @@ pub(crate) struct Group {
 
 impl Group {
     /// Takes charge of the group that the child `pid` leads. Needs a Tokio runtime.
-    pub fn new(pid: u32, host: Option<Arc<HostInner>>) -> Self {
-        if let Some(host) = &host {
-            host.guardian.watch(pid);
-            super::reaper::own(pid);
+    pub fn new(pid: u32, containment: Option<Arc<Containment>>) -> Self {
+        if let Some(containment) = &containment {
+            containment.watch(pid);
         }
         let exit = rustix::process::Pid::from_raw(pid as i32)
             .and_then(|pid| {
@@ -48,7 +47,7 @@ impl Group {
             });
         Self {
             pgid: pid,
-            host,
+            containment,
             exit,
             waiter: None,
             status: None,
@@ -99,9 +98,8 @@ impl Group {
     }
 
     fn release(&mut self) {
-        if let Some(host) = &self.host {
-            host.guardian.release(self.pgid);
-            super::reaper::disown(self.pgid);
+        if let Some(containment) = &self.containment {
+            containment.release(self.pgid);
         }
         self.finished = true;
     }

@@ -2,7 +2,7 @@
 //! dies, however it dies (even by SIGKILL, when no cleanup code of ours can run).
 //!
 //! The direct child of each component gets a parent-death signal, but its own children do
-//! not. So herald starts one guardian per [`ProcessHost`](super::ProcessHost), in its own
+//! not. So herald starts one guardian per [`ProcessHost`](crate::ProcessHost), in its own
 //! process group and deaf to terminal signals, with a pipe from herald as its stdin. Herald
 //! writes `+PGID` when a component's group starts and `-PGID` once it has ended. When the pipe
 //! reaches end of file (the last writer, herald, is gone) the guardian sends SIGKILL to every
