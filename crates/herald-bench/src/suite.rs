@@ -85,7 +85,7 @@ pub struct RunResult {
     pub rest: Option<Rest>,
     /// Processes of the run still alive after the supervisor stopped on its own.
     pub leftovers: usize,
-    /// Whether the run failed by reaching the time limit (see [`ready_limit`]).
+    /// Whether the run failed by reaching the time limit (see `ready_limit`).
     pub timed_out: bool,
     /// What the run cost the suite: from its setup until it was stopped.
     pub wall: Duration,

@@ -207,8 +207,21 @@ fn detached_stack_is_driven_through_the_control_socket() {
     let out = stack.expect(0, &["down"]);
     assert!(common::stderr(&out).contains("not running"));
 
-    // The event log: every line parses, has the contract's fields, and tells the story.
-    let events = stack.events();
+    // The event log: every line parses, has the contract's fields, and tells the story. The
+    // run opens with a header that carries the graph; then events, numbered on from it.
+    let mut events = stack.events();
+    let header = events.remove(0);
+    assert_eq!(header["event"], "run", "{header}");
+    assert_eq!(header["stack"], "tiers", "{header}");
+    assert_eq!(header["graph"]["api"]["requires"][0], "db", "{header}");
+    for (k, event) in events.iter().enumerate() {
+        assert_eq!(
+            event["seq"],
+            header["seq"].as_u64().unwrap() + 1 + k as u64,
+            "{event}"
+        );
+        assert_eq!(event["run"], header["run"], "{event}");
+    }
     for event in &events {
         let time = event["time"].as_str().expect("a time");
         assert!(time.ends_with('Z') && time.len() == 27, "{time}");
@@ -222,11 +235,18 @@ fn detached_stack_is_driven_through_the_control_socket() {
     assert_eq!(
         story,
         [
-            "starting", "ready", "stopping", "stopped", "waiting", "starting", "ready", "stopping",
+            "starting",
+            "ready",
+            "stopping",
+            "restarting",
+            "waiting",
+            "starting",
+            "ready",
+            "stopping",
             "stopped"
         ]
         .map(String::from),
-        "api's states in order"
+        "api's states in order: a restart passes through no final state"
     );
     let ready = events
         .iter()
@@ -603,4 +623,94 @@ fn a_stack_deep_in_the_tree_still_gets_its_socket() {
     assert_eq!(run(&["up", "-d"]).status.code(), Some(1));
     assert!(run(&["down"]).status.success());
     assert_eq!(run(&["status"]).status.code(), Some(1));
+}
+
+/// Polls `herald wait NAMES` until the stack answers (its socket is up) and they are ready.
+fn wait_up(stack: &Stack, names: &[&str]) {
+    let mut args = vec!["wait", "--timeout", "20s"];
+    args.extend_from_slice(names);
+    let up = common::eventually(Duration::from_secs(30), || {
+        stack.herald(&args).status.success()
+    });
+    assert!(up, "{names:?} never became ready");
+}
+
+/// Asserts that the foreground supervisor `up` is still running.
+fn still_up(up: &mut std::process::Child, after: &str) {
+    std::thread::sleep(Duration::from_millis(300));
+    if let Some(status) = up.try_wait().unwrap() {
+        let mut err = String::new();
+        use std::io::Read;
+        up.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        panic!("the foreground up ended ({status}) after {after}:\n{err}");
+    }
+}
+
+#[test]
+fn a_foreground_up_survives_restarts_and_stops_until_told_to_stop() {
+    let stack = Stack::new(
+        "[components.web]\ncommand = [\"sh\", \"-c\", \"echo serving; exec sleep 600\"]\n",
+    );
+    let mut up = stack.spawn(&["up"]);
+    wait_up(&stack, &["web"]);
+    // The one component is down for an instant: the stack is still up.
+    stack.expect(0, &["restart", "web"]);
+    still_up(&mut up, "a restart");
+    assert_eq!(stack.row("web")["state"], "ready");
+    // Stopped by hand, it can be started again: still up.
+    stack.expect(0, &["stop", "web"]);
+    still_up(&mut up, "a stop");
+    stack.expect(0, &["start", "web"]);
+    assert_eq!(stack.row("web")["state"], "ready");
+    stack.expect(0, &["down"]);
+    let status = up.wait().unwrap();
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn a_foreground_up_survives_a_bound_pair_restarting() {
+    let stack = Stack::new(
+        "[components.db]\ncommand = [\"sh\", \"-c\", \"exec sleep 600\"]\n\n\
+         [components.api]\ncommand = [\"sh\", \"-c\", \"exec sleep 600\"]\nbinds_to = [\"db\"]\n",
+    );
+    let mut up = stack.spawn(&["up"]);
+    wait_up(&stack, &["api"]);
+    let before = stack.row("api")["pid"].as_u64();
+    stack.expect(0, &["restart", "db"]);
+    // api follows db through its restart, and the stack stays up throughout.
+    wait_up(&stack, &["api"]);
+    assert_ne!(
+        stack.row("api")["pid"].as_u64(),
+        before,
+        "api was not restarted"
+    );
+    still_up(&mut up, "a binds_to restart");
+    stack.expect(0, &["down"]);
+    assert!(up.wait().unwrap().success());
+}
+
+#[test]
+fn a_wait_that_lands_during_a_restart_waits_for_the_new_run() {
+    // A slow stop: the trap runs within 0.1 s of SIGTERM and takes 0.8 s more.
+    let stack = Stack::new(
+        "[components.web]\n\
+         command = [\"sh\", \"-c\", \"trap 'sleep 0.8; exit 0' TERM; while :; do sleep 0.1; done\"]\n",
+    );
+    stack.expect(0, &["up", "-d"]);
+    let first = stack.row("web")["pid"].as_u64();
+    let restart = stack.spawn(&["restart", "web"]);
+    assert!(common::eventually(Duration::from_secs(10), || {
+        stack.row("web")["state"] == "stopping"
+    }));
+    let out = stack.expect(0, &["wait", "web", "--timeout", "20s"]);
+    assert!(common::stdout(&out).is_empty());
+    assert_eq!(stack.row("web")["state"], "ready");
+    assert_ne!(
+        stack.row("web")["pid"].as_u64(),
+        first,
+        "the wait saw the old run"
+    );
+    let restarted = restart.wait_with_output().unwrap();
+    assert!(restarted.status.success(), "{}", common::stderr(&restarted));
+    stack.expect(0, &["down"]);
 }

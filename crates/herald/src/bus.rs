@@ -5,12 +5,12 @@
 //! the one value, a late waiter sees the current state at once, and no waiter ever triggers a
 //! check of its own. Every state change is also pushed, in order, to each [`Events`] subscriber.
 
+use crate::event::{Event, Events, Release};
 use crate::{ReadinessError, State, Status};
-use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 use tokio::sync::{mpsc, watch};
 
 /// One component's readiness signal: the generalised, explainable ready channel.
@@ -59,7 +59,15 @@ impl Signal {
     }
 
     /// Resolves once the component is ready or completed (`Ok`), or has failed for good, been
-    /// blocked, or been stopped before it was ready (`Err` with the reason).
+    /// blocked, or been stopped before it was ready (`Err` with the reason). A restart (any
+    /// kind) passes through no final state, so a wait during one waits for the new run.
+    ///
+    /// # Errors
+    /// The component's structured error when it failed or was blocked; a `state` error when
+    /// it was stopped before it was ready.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: dropping the future loses nothing.
     pub async fn wait(&self) -> Result<(), ReadinessError> {
         let mut rx = self.rx.clone();
         let status = rx
@@ -94,65 +102,21 @@ impl Signal {
         Ok(())
     }
 
-    /// Resolves with the status once `predicate` holds for it (at once if it already does).
-    /// Cancel-safe.
-    pub async fn wait_for(&self, mut predicate: impl FnMut(&Status) -> bool) -> Status {
+    /// Resolves with the status once `predicate` holds for it (at once if it already does),
+    /// or `None` if the stack is gone before it does: the status returned always satisfies
+    /// the predicate.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: dropping the future loses nothing.
+    pub async fn wait_for(&self, mut predicate: impl FnMut(&Status) -> bool) -> Option<Status> {
         let mut rx = self.rx.clone();
-        let result = rx.wait_for(|s| predicate(s)).await.map(|s| s.clone());
-        result.unwrap_or_else(|_| self.rx.borrow().clone())
+        rx.wait_for(|s| predicate(s)).await.map(|s| s.clone()).ok()
     }
 
     /// A receiver that follows the latest status; intermediate states may be coalesced
     /// (use [`Events`] to see every change).
     pub fn watch(&self) -> watch::Receiver<Status> {
         self.rx.clone()
-    }
-}
-
-/// One state change of one component.
-#[derive(Debug, Clone, Serialize)]
-pub struct Event {
-    /// Wall-clock time of the change.
-    #[serde(serialize_with = "serialize_time")]
-    pub time: SystemTime,
-    /// Monotonic time of the change, for measuring.
-    #[serde(skip)]
-    pub at: Instant,
-    /// The component.
-    pub component: Arc<str>,
-    /// The state it entered.
-    pub state: State,
-    /// Its process id, where it has one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pid: Option<u32>,
-    /// The error, for `failed`, `blocked` and `restarting` after a failure.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<Arc<ReadinessError>>,
-}
-
-fn serialize_time<S: serde::Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(&humantime::format_rfc3339_micros(*time))
-}
-
-/// A subscription to every state change, in the order they happened. Nothing is dropped:
-/// the queue is unbounded, so a slow reader delays only itself.
-#[derive(Debug)]
-pub struct Events(mpsc::UnboundedReceiver<Event>);
-
-impl Events {
-    pub(crate) fn channel() -> (mpsc::UnboundedSender<Event>, Events) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        (tx, Events(rx))
-    }
-
-    /// The next event, or `None` once the stack has finished and every event was read.
-    pub async fn recv(&mut self) -> Option<Event> {
-        self.0.recv().await
-    }
-
-    /// The next event if one is queued now.
-    pub fn try_recv(&mut self) -> Option<Event> {
-        self.0.try_recv().ok()
     }
 }
 
@@ -163,11 +127,20 @@ pub(crate) struct Bus {
     index: HashMap<Arc<str>, usize>,
     senders: Vec<watch::Sender<Status>>,
     probes: Vec<AtomicU32>,
-    subscribers: Mutex<Vec<mpsc::UnboundedSender<Event>>>,
+    subscribers: Mutex<Subscribers>,
+    run: u64,
+}
+
+/// The event subscribers and the number of the next event, under one lock.
+#[derive(Debug)]
+struct Subscribers {
+    senders: Vec<mpsc::UnboundedSender<Event>>,
+    next_seq: u64,
 }
 
 impl Bus {
-    pub(crate) fn new(names: Vec<Arc<str>>) -> Self {
+    /// The bus of `names`, whose events belong to `run` and are numbered from `first_seq`.
+    pub(crate) fn new(names: Vec<Arc<str>>, run: u64, first_seq: u64) -> Self {
         let index = names
             .iter()
             .enumerate()
@@ -183,7 +156,11 @@ impl Bus {
             index,
             senders,
             probes,
-            subscribers: Mutex::new(Vec::new()),
+            subscribers: Mutex::new(Subscribers {
+                senders: Vec::new(),
+                next_seq: first_seq,
+            }),
+            run,
         }
     }
 
@@ -223,44 +200,78 @@ impl Bus {
     }
 
     pub(crate) fn attach(&self, tx: mpsc::UnboundedSender<Event>) {
-        self.subscribers.lock().expect("event subscribers").push(tx);
+        self.subscribers
+            .lock()
+            .expect("event subscribers")
+            .senders
+            .push(tx);
     }
 
     /// Closes every subscription once all events have been sent.
     pub(crate) fn close(&self) {
-        self.subscribers.lock().expect("event subscribers").clear();
+        self.subscribers
+            .lock()
+            .expect("event subscribers")
+            .senders
+            .clear();
     }
 
-    /// Changes a component's status; a change of state becomes an event.
+    /// Moves a component to `to`: the one way a state is written (the supervisor checks the
+    /// step against the lifecycle first). `change` updates the other fields of the status;
+    /// `error` (also kept as the status's last error) and `released_by` go into this event
+    /// only, so no event carries an older error along.
     ///
-    /// The subscriber lock is held across the change, so the event order matches the order
-    /// in which waiters could observe the states: a dependent woken by this change cannot
-    /// queue its own event ahead of this one.
-    pub(crate) fn update(&self, idx: usize, change: impl FnOnce(&mut Status)) {
+    /// The subscriber lock is held across the change, so the event order (and `seq`) matches
+    /// the order in which waiters could observe the states: a dependent woken by this change
+    /// cannot queue its own event ahead of this one.
+    pub(crate) fn transition(
+        &self,
+        idx: usize,
+        to: State,
+        error: Option<Arc<ReadinessError>>,
+        released_by: Option<Release>,
+        change: impl FnOnce(&mut Status),
+    ) {
         let mut subscribers = self.subscribers.lock().expect("event subscribers");
         let mut event = None;
+        self.senders[idx].send_modify(|status| {
+            change(status);
+            status.state = to;
+            if error.is_some() {
+                status.error = error.clone();
+            }
+            status.since = tokio::time::Instant::now().into_std();
+            event = Some(Event {
+                time: SystemTime::now(),
+                at: status.since,
+                seq: subscribers.next_seq,
+                run: self.run,
+                component: self.names[idx].clone(),
+                state: to,
+                pid: status.pid,
+                error,
+                released_by,
+                waited: status.waited.filter(|_| to == State::Starting),
+                time_to_ready: status.time_to_ready.filter(|_| to.is_up()),
+                restarts: status.restarts,
+            });
+        });
+        subscribers.next_seq += 1;
+        if let Some(event) = event {
+            subscribers
+                .senders
+                .retain(|tx| tx.send(event.clone()).is_ok());
+        }
+    }
+
+    /// Changes fields of a component's status other than its state (a new pid, a status
+    /// text). Waiters are woken only if something changed; no event is made.
+    pub(crate) fn amend(&self, idx: usize, change: impl FnOnce(&mut Status)) {
         self.senders[idx].send_if_modified(|status| {
             let before = status.clone();
             change(status);
-            if *status == before {
-                // Nothing changed: wake no waiter.
-                return false;
-            }
-            if status.state != before.state {
-                status.since = tokio::time::Instant::now().into_std();
-                event = Some(Event {
-                    time: SystemTime::now(),
-                    at: status.since,
-                    component: self.names[idx].clone(),
-                    state: status.state,
-                    pid: status.pid,
-                    error: status.error.clone(),
-                });
-            }
-            true
+            debug_assert_eq!(status.state, before.state, "amend changes no state");
+            *status != before
         });
-        if let Some(event) = event {
-            subscribers.retain(|tx| tx.send(event.clone()).is_ok());
-        }
     }
 }

@@ -31,6 +31,61 @@
 //!
 //! Nothing in the engine polls: it is driven by signals, exits, timers and controls.
 //!
+//! # Lifecycle
+//!
+//! Each component's supervisor is the only writer of its state, and writes it in one place,
+//! checked against the table of [`lifecycle::legal`] steps:
+//!
+//! ```text
+//!  waiting ──► starting ──► ready ──► stopping ──► stopped
+//!     ▲           │           │          │
+//!     │           ▼           ▼          ▼
+//!     └──────  restarting ◄───┴──────────┘      a crash, a restart, an unbinding
+//!
+//!  waiting ──► blocked                          a hard dependency failed for good
+//!  starting ──► completed                       a oneshot exited 0
+//!  waiting, starting, ready, stopping ──► failed   start limit reached, or restart = "no"
+//!  stopped, failed, blocked, completed ──► waiting  started again by a control
+//! ```
+//!
+//! `stopped`, `failed`, `blocked` and `completed` are final: only a control (or the end of
+//! the stack) leaves them. A restart of any kind (asked for, a `binds_to` dependency's, the
+//! restart policy's) shows `stopping` or `restarting` and never a final state before the new
+//! run is `starting`, so [`Signal::wait`] during a restart waits for the new run.
+//!
+//! # Controls
+//!
+//! [`Running::act`] takes an [`Action`] on one component and resolves once the state it
+//! causes is published on the component's signal: [`Action::Start`] once it is `waiting`
+//! again (at once if it was not down), [`Action::Stop`] once it is `stopped`,
+//! [`Action::Restart`] once it is `restarting` (the old run is gone). The same `Action`
+//! travels the command's control socket and names its `start`, `stop` and `restart`.
+//!
+//! # Events
+//!
+//! Every change is an [`Event`], numbered (`seq`) in the order waiters could see them and
+//! tagged with its `run`; a `starting` event names the dependency that released it
+//! ([`Release`]), and an event carries only its own error. The command's event log writes the
+//! same type, one JSON line each, after a [`RunHeader`] with the graph; [`Record`] reads a
+//! line back.
+//!
+//! # Module map
+//!
+//! The engine:
+//! - `spec` (what a component is), `graph` (validation, order, critical path);
+//! - `bus` (one [`Signal`] per component), `event` (the ordered stream and the log's records);
+//! - `supervisor` (one task per component: the lifecycle's moves, its controls, one start's
+//!   phases), [`lifecycle`] (the table), `readiness` (judging one start: the signal and the
+//!   probes), `restart` (backoff and start limit), `state`, `action`;
+//! - `component` (what the engine runs: [`Component`], [`Context`], [`task`]).
+//!
+//! Processes and checks, on top of the engine:
+//! - [`process`] (a child process as a component: output capture, logs, the notify socket);
+//! - [`probe`] (tcp, http, exec, file, unix, grpc checks).
+//!
+//! The system layer, shared by processes and `exec` probes (`sys`): spawning, process
+//! groups, signals, the reaper of orphans, the guardian that kills every group if herald dies.
+//!
 //! # Components
 //!
 //! - In-process tasks ([`task`]): an async function that receives a [`Context`], marks itself
@@ -80,12 +135,15 @@
 
 #![warn(missing_docs)]
 
+mod action;
 mod backoff;
 mod bus;
 mod component;
 mod duration;
 mod error;
+mod event;
 mod graph;
+pub mod lifecycle;
 pub mod probe;
 pub mod process;
 mod readiness;
@@ -96,13 +154,15 @@ mod state;
 mod supervisor;
 mod sys;
 
+pub use action::{Action, UnknownAction};
 pub use backoff::{Backoff, ProbeSpacing};
-pub use bus::{Event, Events, Signal};
+pub use bus::Signal;
 pub use component::{
     BoxError, BoxFuture, Component, Context, Failure, Probe, Readiness, Task, task,
 };
 pub use duration::{format_duration, parse_duration};
 pub use error::{ConfigError, ConfigProblem, ReadinessError};
+pub use event::{Dependencies, Event, Events, Record, Release, RunHeader, RunTag};
 pub use graph::{CriticalPath, Edge, EdgeKind, Graph};
 pub use probe::probes_for;
 pub use process::{LogHub, LogLine, Process, ProcessHost, Stream};

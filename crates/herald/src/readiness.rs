@@ -212,14 +212,24 @@ mod tests {
             signal: Some(("notify".into(), "sock".into())),
             probes: vec![],
         };
-        let spent = AtomicU32::new(0);
+        let spent = Arc::new(AtomicU32::new(0));
         let (tx, rx) = watch::channel(RunReport::default());
+        let counted = spent.clone();
         let judged = tokio::spawn(async move {
-            let spent = AtomicU32::new(0);
-            judge("c", readiness, rx, window(1_000), &spent, &Notify::new()).await
+            judge("c", readiness, rx, window(1_000), &counted, &Notify::new()).await
         });
         tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!judged.is_finished(), "ready before the signal");
         tx.send_modify(|r| r.ready = true);
+        // The clock is paused and does not move from here: a check that polled would need
+        // time to pass before it saw the signal; an awaited one sees it at once.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(
+            judged.is_finished(),
+            "the signal was not seen without time passing"
+        );
         judged.await.unwrap().unwrap();
         assert_eq!(spent.load(Ordering::SeqCst), 0);
     }

@@ -1,19 +1,21 @@
 //! The public runtime: a [`Stack`] collects components; [`Stack::start`] validates the graph,
 //! starts a supervisor per component and returns a [`Running`] handle at once.
 
-use crate::bus::{Bus, Events};
-use crate::supervisor::{Control, Op, Supervisor};
-use crate::{Component, ComponentSpec, ConfigError, Graph, ReadinessError, Signal, Status};
+use crate::bus::Bus;
+use crate::event::Events;
+use crate::supervisor::{Control, Supervisor};
+use crate::{Action, Component, ComponentSpec, ConfigError, Graph, ReadinessError, Signal, Status};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 /// A set of components to start together.
-#[derive(Default)]
 pub struct Stack {
     entries: Vec<(ComponentSpec, Arc<dyn Component>)>,
     subscribers: Vec<mpsc::UnboundedSender<crate::Event>>,
+    run: u64,
+    first_seq: u64,
 }
 
 impl std::fmt::Debug for Stack {
@@ -23,10 +25,30 @@ impl std::fmt::Debug for Stack {
     }
 }
 
+impl Default for Stack {
+    fn default() -> Self {
+        Self {
+            entries: Vec::new(),
+            subscribers: Vec::new(),
+            run: 1,
+            first_seq: 1,
+        }
+    }
+}
+
 impl Stack {
     /// An empty stack.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Numbers this start's events: they belong to run `run` and their `seq` counts from
+    /// `first_seq` (by default run 1, from 1). The command uses it to number events across
+    /// every run kept in its event log.
+    pub fn numbering(&mut self, run: u64, first_seq: u64) -> &mut Self {
+        self.run = run;
+        self.first_seq = first_seq;
+        self
     }
 
     /// Adds a component described by `spec` and run by `component`.
@@ -71,7 +93,7 @@ impl Stack {
             .iter()
             .map(|(s, _)| Arc::from(s.name.as_str()))
             .collect();
-        let bus = Arc::new(Bus::new(names));
+        let bus = Arc::new(Bus::new(names, self.run, self.first_seq));
         for tx in self.subscribers {
             bus.attach(tx);
         }
@@ -176,33 +198,54 @@ impl Running {
         Signal::wait_all(self.signals()).await
     }
 
-    async fn control(&self, name: &str, op: Op) -> Result<(), UnknownComponent> {
+    /// Takes `action` on the component `name` and resolves once the state it causes has been
+    /// published on its signal (see [`Action`] for which state each action waits for).
+    ///
+    /// # Errors
+    /// [`UnknownComponent`] when the stack has no such component.
+    ///
+    /// # Cancel safety
+    /// The action is taken whether or not the future is polled to completion once it has
+    /// been polled once; dropping it only stops waiting for the answer.
+    pub async fn act(&self, name: &str, action: Action) -> Result<(), UnknownComponent> {
         let idx = self
             .bus
             .index_of(name)
             .ok_or_else(|| UnknownComponent(name.to_string()))?;
         let (done, answered) = oneshot::channel();
-        if self.controls[idx].send(Control { op, done }).is_ok() {
+        if self.controls[idx].send(Control { action, done }).is_ok() {
+            // A supervisor that has finished answers by dropping the reply.
             let _ = answered.await;
         }
         Ok(())
     }
 
-    /// Starts a stopped, failed or blocked component again (after its dependencies).
-    /// Resolves once it has left its parked state; wait on its signal for readiness.
+    /// [`Action::Start`]: starts a stopped, failed, blocked or completed component again
+    /// (after its dependencies); resolves once it is `waiting`. Wait on its signal for
+    /// readiness.
+    ///
+    /// # Errors
+    /// [`UnknownComponent`] when the stack has no such component.
     pub async fn start(&self, name: &str) -> Result<(), UnknownComponent> {
-        self.control(name, Op::Start).await
+        self.act(name, Action::Start).await
     }
 
-    /// Stops one component (its stop signal, grace, then force). Its `binds_to` dependents
-    /// follow. Resolves once it is stopped.
+    /// [`Action::Stop`]: stops one component (its stop signal, grace, then force); its
+    /// `binds_to` dependents follow. Resolves once it is `stopped`.
+    ///
+    /// # Errors
+    /// [`UnknownComponent`] when the stack has no such component.
     pub async fn stop(&self, name: &str) -> Result<(), UnknownComponent> {
-        self.control(name, Op::Stop).await
+        self.act(name, Action::Stop).await
     }
 
-    /// Stops a component and starts it again.
+    /// [`Action::Restart`]: stops a component's run and starts it again; resolves once it is
+    /// `restarting`, so a wait on its signal after this waits for the new run.
+    ///
+    /// # Errors
+    /// [`UnknownComponent`] when the stack has no such component.
     pub async fn restart(&self, name: &str) -> Result<(), UnknownComponent> {
-        self.control(name, Op::Restart).await
+        self.act(name, Action::Restart).await
     }
 
     /// Asks the stack to stop without waiting: dependents stop before their dependencies.

@@ -1,8 +1,13 @@
-//! Property tests of the scheduler over random DAGs of in-process tasks: start order, soft
-//! dependencies, blocking with causes, and shutdown order. Tokio's paused clock makes every
-//! delay exact, so the properties hold regardless of machine load.
+//! Property tests of the scheduler and the lifecycle over random DAGs of in-process tasks, with
+//! restarts, stops and failures injected at random moments: every component's sequence of
+//! states is legal, start order, soft dependencies, blocking with causes, no final state
+//! during a restart, and shutdown order. Tokio's paused clock makes every delay exact, so the
+//! properties hold regardless of machine load.
 
-use herald::{ComponentSpec, EdgeKind, Event, Graph, Kind, RestartPolicy, Stack, State, task};
+use herald::{
+    Action, ComponentSpec, EdgeKind, Event, Graph, Kind, RestartPolicy, Stack, State, lifecycle,
+    task,
+};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use std::sync::Arc;
@@ -52,6 +57,25 @@ fn node() -> impl Strategy<Value = Node> {
             behaviour,
             delay_ms,
         })
+}
+
+/// A control injected while the stack runs: at `at_ms` after the start, on one component,
+/// a restart, or a stop followed `gap_ms` later by a start.
+#[derive(Debug, Clone)]
+struct Poke {
+    at_ms: u64,
+    target: Index,
+    stop_for_ms: Option<u64>,
+}
+
+fn poke() -> impl Strategy<Value = Poke> {
+    (0..150u64, any::<Index>(), prop::option::of(0..60u64)).prop_map(
+        |(at_ms, target, stop_for_ms)| Poke {
+            at_ms,
+            target,
+            stop_for_ms,
+        },
+    )
 }
 
 /// Component `i` may depend only on components before it, so the graph is a DAG.
@@ -125,6 +149,8 @@ fn expected(graph: &Graph, nodes: &[Node]) -> Vec<State> {
 }
 
 struct Run {
+    /// The components a stop was injected on.
+    stopped: Vec<usize>,
     graph: Graph,
     finals: Vec<State>,
     errors: Vec<Option<herald::ReadinessError>>,
@@ -132,8 +158,13 @@ struct Run {
     shutdown_at: usize,
 }
 
-fn run(nodes: &[Node]) -> Run {
+fn run(nodes: &[Node], pokes: &[Poke]) -> Run {
     let specs = specs(nodes);
+    let stopped = pokes
+        .iter()
+        .filter(|p| p.stop_for_ms.is_some())
+        .map(|p| p.target.index(nodes.len()))
+        .collect();
     let graph = Graph::new(&specs).expect("generated graphs are acyclic");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -147,7 +178,23 @@ fn run(nodes: &[Node]) -> Run {
             stack.add(spec, component(node));
         }
         let running = stack.start().unwrap();
+        let poking = futures_util::future::join_all(pokes.iter().map(|p| {
+            let name = format!("c{}", p.target.index(nodes.len()));
+            let running = &running;
+            async move {
+                tokio::time::sleep(Duration::from_millis(p.at_ms)).await;
+                match p.stop_for_ms {
+                    None => running.act(&name, Action::Restart).await.unwrap(),
+                    Some(gap) => {
+                        running.act(&name, Action::Stop).await.unwrap();
+                        tokio::time::sleep(Duration::from_millis(gap)).await;
+                        running.act(&name, Action::Start).await.unwrap();
+                    }
+                }
+            }
+        }));
         let settled = async {
+            poking.await;
             for signal in running.signals() {
                 signal
                     .wait_for(|s| s.state.is_up() || s.state.is_failed())
@@ -168,6 +215,7 @@ fn run(nodes: &[Node]) -> Run {
             all.push(event);
         }
         Run {
+            stopped,
             graph,
             finals: statuses.iter().map(|(_, s)| s.state).collect(),
             errors: statuses
@@ -195,10 +243,44 @@ fn states_before(events: &[Event], n: usize) -> Vec<Vec<State>> {
     out
 }
 
-fn check(nodes: &[Node]) {
-    let run = run(nodes);
+fn check(nodes: &[Node], pokes: &[Poke]) {
+    let run = run(nodes, pokes);
     let n = nodes.len();
     let g = &run.graph;
+
+    // Every component's sequence of states is a walk through the lifecycle table.
+    for i in 0..n {
+        let name = format!("c{i}");
+        let states: Vec<State> = run
+            .events
+            .iter()
+            .filter(|e| *e.component == *name)
+            .map(|e| e.state)
+            .collect();
+        if let Err((from, to)) = lifecycle::check_sequence(&states) {
+            panic!("{name}: {from} -> {to} in {states:?}");
+        }
+    }
+
+    // Events are numbered in order, from 1, with no gap.
+    for (k, event) in run.events.iter().enumerate() {
+        assert_eq!(event.seq, k as u64 + 1, "{event:?}");
+    }
+
+    // No final state during a restart: a service that cannot fail (nor any of its hard
+    // dependencies) and was never stopped shows none until the stack shuts down, however
+    // often it or its dependencies were restarted.
+    let sound = sound(g, nodes);
+    for event in &run.events[..run.shutdown_at] {
+        let i = idx(&event.component);
+        if sound[i] && !run.stopped.contains(&i) && nodes[i].behaviour == Behaviour::Service {
+            assert!(
+                !event.state.is_down(),
+                "c{i} was {} before the shutdown",
+                event.state
+            );
+        }
+    }
 
     // Final states: failures are final, hard dependents blocked, soft ones never.
     let want = expected(g, nodes);
@@ -273,16 +355,39 @@ fn check(nodes: &[Node]) {
     }
 }
 
+/// Whether each component can never fail, nor be blocked: no failing behaviour in it or in
+/// any of its hard dependencies, transitively.
+fn sound(graph: &Graph, nodes: &[Node]) -> Vec<bool> {
+    let mut out = vec![false; nodes.len()];
+    for i in graph.topological_order() {
+        let fails = matches!(nodes[i].behaviour, Behaviour::Fails | Behaviour::FailsOnce);
+        out[i] = !fails
+            && graph
+                .dependencies(i)
+                .iter()
+                .all(|&(d, kind)| !kind.is_hard() || out[d]);
+    }
+    out
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     #[test]
     fn small_random_dags(nodes in prop::collection::vec(node(), 1..40)) {
-        check(&nodes);
+        check(&nodes, &[]);
+    }
+
+    #[test]
+    fn small_random_dags_with_restarts_and_stops(
+        nodes in prop::collection::vec(node(), 1..30),
+        pokes in prop::collection::vec(poke(), 1..8),
+    ) {
+        check(&nodes, &pokes);
     }
 
     #[test]
     fn large_random_dags(nodes in prop::collection::vec(node(), 150..300)) {
-        check(&nodes);
+        check(&nodes, &[]);
     }
 }

@@ -82,7 +82,9 @@ async fn notify_ready_spends_no_probes() {
     within("ready", running.wait_all()).await.unwrap();
     assert_eq!(running.probes_spent("db"), Some(0));
     let db = running.signal("db").unwrap();
-    let status = within("STATUS=", db.wait_for(|s| s.detail.is_some())).await;
+    let status = within("STATUS=", db.wait_for(|s| s.detail.is_some()))
+        .await
+        .expect("running");
     assert_eq!(status.detail.as_deref(), Some("serving"));
 
     let ready = events_until(&mut events, |e| e.state == State::Ready).await;
@@ -274,7 +276,8 @@ async fn a_bound_dependent_restarts_with_its_dependency() {
         "app ready again",
         app.wait_for(|s| s.state == State::Ready && s.pid.is_some_and(|p| p != app_pid)),
     )
-    .await;
+    .await
+    .expect("running");
     assert_eq!(again.restarts, 0, "a bound restart is not a failure");
     let dep_again = running.signal("dep").unwrap().status();
     assert_ne!(dep_again.pid, Some(dep_pid));
@@ -339,7 +342,9 @@ async fn a_flood_cut_by_sigkill_loses_no_line() {
     let spec = fixture("chatty", &["--flood", "30000", "--kill-self"]).restart(RestartPolicy::No);
     let (running, _events) = start(&host, &[spec]);
     let chatty = running.signal("chatty").unwrap();
-    let status = within("failure", chatty.wait_for(|s| s.state == State::Failed)).await;
+    let status = within("failure", chatty.wait_for(|s| s.state == State::Failed))
+        .await
+        .expect("running");
     assert_eq!(status.error.unwrap().reason, "killed by SIGKILL");
     let file = std::fs::read_to_string(host.log_path("chatty")).unwrap();
     assert_eq!(numbered_lines(&file, "out"), 30000);
@@ -358,6 +363,7 @@ async fn a_flood_killed_from_outside_leaves_every_written_line() {
     let chatty = running.signal("chatty").unwrap();
     let pid = within("spawn", chatty.wait_for(|s| s.pid.is_some()))
         .await
+        .expect("running")
         .pid
         .unwrap();
     within("line 1000", async {
@@ -380,7 +386,9 @@ async fn a_flood_killed_from_outside_leaves_every_written_line() {
     .await;
     // SAFETY: signalling our own child.
     unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-    let status = within("failure", chatty.wait_for(|s| s.state == State::Failed)).await;
+    let status = within("failure", chatty.wait_for(|s| s.state == State::Failed))
+        .await
+        .expect("running");
     assert_eq!(status.error.unwrap().reason, "killed by SIGKILL");
     let file = std::fs::read_to_string(host.log_path("chatty")).unwrap();
     let out = numbered_lines(&file, "out");

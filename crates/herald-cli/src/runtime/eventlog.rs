@@ -1,16 +1,22 @@
-//! The event log: `<state_dir>/events.jsonl`, one JSON object per state change.
+//! The event log: `<state_dir>/events.jsonl`, one JSON object per line ([`herald::Record`]):
+//! each run opens with a [`RunHeader`] (the stack and its graph), then one [`Event`] per state
+//! change. `seq` counts across the file and `run` numbers the runs, so earlier runs stay
+//! readable (`herald analyze --run N`).
 //!
-//! Each run starts a fresh file (the previous run's is kept as `events.jsonl.1`). Every event
-//! is written with one unbuffered `write` as it happens, so a line that was reported anywhere
-//! is already in the file, even if herald is killed right after.
+//! Every record is written with one unbuffered `write` as it happens, so a line that was
+//! reported anywhere is already in the file, even if herald is killed right after. A file
+//! grown past 16 MiB is moved to `events.jsonl.1` when a run begins (numbers go on).
 
-use herald::Event;
+use herald::{Event, Graph, Record, RunHeader};
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// The event log's file name in the state folder.
 pub const FILE: &str = "events.jsonl";
+
+/// Past this size, the log is moved aside when the next run begins.
+const KEEP: u64 = 16 * 1024 * 1024;
 
 /// An open event log.
 #[derive(Debug)]
@@ -20,11 +26,26 @@ pub struct EventLog {
     failed: bool,
 }
 
+/// Where a run's records go: its number and the number of its first event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Numbering {
+    /// The run.
+    pub run: u64,
+    /// The `seq` of the run's first event (its header has the one before).
+    pub first_seq: u64,
+}
+
 impl EventLog {
-    /// Starts `<state_dir>/events.jsonl` afresh, keeping the previous one as `.1`.
-    pub fn create(state_dir: &Path) -> io::Result<EventLog> {
+    /// Opens `<state_dir>/events.jsonl` for a new run of `stack` with `graph`: numbers it
+    /// after the last record already there and writes its header.
+    pub fn begin(
+        state_dir: &Path,
+        stack: &str,
+        graph: &Graph,
+    ) -> io::Result<(EventLog, Numbering)> {
         let path = state_dir.join(FILE);
-        if path.exists() {
+        let last = last_record(&path);
+        if std::fs::metadata(&path).is_ok_and(|m| m.len() > KEEP) {
             std::fs::rename(&path, state_dir.join(format!("{FILE}.1")))?;
         }
         let file = OpenOptions::new()
@@ -34,17 +55,28 @@ impl EventLog {
             .map_err(|e| {
                 io::Error::new(e.kind(), format!("cannot open {}: {e}", path.display()))
             })?;
-        Ok(EventLog {
+        let (run, seq) = last.map_or((1, 1), |r| (r.run() + 1, r.seq() + 1));
+        let mut log = EventLog {
             path,
             file,
             failed: false,
-        })
+        };
+        log.write(&Record::Run(RunHeader::new(stack, graph, run, seq)));
+        let numbering = Numbering {
+            run,
+            first_seq: seq + 1,
+        };
+        Ok((log, numbering))
     }
 
     /// Appends one event as one line. A failure is reported once on stderr; later events are
     /// still tried.
     pub fn append(&mut self, event: &Event) {
-        let mut line = line(event);
+        self.write(&Record::Event(event.clone()));
+    }
+
+    fn write(&mut self, record: &Record) {
+        let mut line = serde_json::to_string(record).expect("records serialise");
         line.push('\n');
         if let Err(e) = self.file.write_all(line.as_bytes())
             && !self.failed
@@ -58,4 +90,62 @@ impl EventLog {
 /// The event-log line of an event, without its newline.
 pub fn line(event: &Event) -> String {
     serde_json::to_string(event).expect("events serialise")
+}
+
+/// Every record of the log that reads back, in order (a line that does not is skipped).
+pub fn records(path: &Path) -> Vec<Record> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
+}
+
+/// The last record of the log, read from its end.
+fn last_record(path: &Path) -> Option<Record> {
+    let mut file = File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    // A record is a few hundred bytes; an error chain a few KiB.
+    let from = len.saturating_sub(64 * 1024);
+    file.seek(SeekFrom::Start(from)).ok()?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail).ok()?;
+    String::from_utf8_lossy(&tail)
+        .lines()
+        .rev()
+        .find_map(|line| serde_json::from_str(line).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use herald::ComponentSpec;
+
+    #[test]
+    fn runs_are_numbered_on_from_what_the_log_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let graph = Graph::new(&[ComponentSpec::new("db")]).unwrap();
+        let (_, first) = EventLog::begin(dir.path(), "demo", &graph).unwrap();
+        assert_eq!(
+            first,
+            Numbering {
+                run: 1,
+                first_seq: 2
+            }
+        );
+        let (_, second) = EventLog::begin(dir.path(), "demo", &graph).unwrap();
+        assert_eq!(
+            second,
+            Numbering {
+                run: 2,
+                first_seq: 3
+            }
+        );
+        let records = records(&dir.path().join(FILE));
+        assert_eq!(records.len(), 2);
+        assert!(
+            records
+                .iter()
+                .all(|r| matches!(r, Record::Run(h) if h.stack == "demo"))
+        );
+    }
 }

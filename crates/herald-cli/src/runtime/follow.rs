@@ -9,12 +9,9 @@ use super::control::client::Client;
 use super::eventlog;
 use super::progress::Progress;
 use super::protocol::{Reply, Request};
-use herald::{ComponentSpec, Event, ReadinessError, State};
-use serde::Deserialize;
-use std::collections::{HashMap, HashSet, VecDeque};
+use herald::{ComponentSpec, Event, ReadinessError, Record, State};
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{Instant, SystemTime};
 
 /// How a start ended.
 #[derive(Debug)]
@@ -25,38 +22,6 @@ pub enum Outcome {
     Failed(ReadinessError),
     /// The supervisor stopped before that.
     Ended,
-}
-
-/// An event-log line.
-#[derive(Debug, Deserialize)]
-struct Line {
-    time: String,
-    component: String,
-    state: State,
-    pid: Option<u32>,
-    error: Option<ReadinessError>,
-}
-
-impl Line {
-    /// The event, its monotonic moment placed as far back as its wall-clock time is.
-    fn event(self) -> Event {
-        let time = humantime::parse_rfc3339(&self.time).unwrap_or_else(|_| SystemTime::now());
-        let ago = SystemTime::now().duration_since(time).unwrap_or_default();
-        let now = Instant::now();
-        Event {
-            time,
-            at: now.checked_sub(ago).unwrap_or(now),
-            component: Arc::from(self.component.as_str()),
-            state: self.state,
-            pid: self.pid,
-            error: self.error.map(Arc::new),
-        }
-    }
-}
-
-/// The event of an event-log line.
-pub fn event(value: serde_json::Value) -> Option<Event> {
-    serde_json::from_value::<Line>(value).ok().map(Line::event)
 }
 
 /// Where an [`EventStream`] begins.
@@ -71,13 +36,17 @@ pub enum Since {
 /// The supervisor's events, on a connection of their own, each once and in order.
 ///
 /// The stream is subscribed before `events.jsonl` is read, so nothing falls between the two;
-/// stream events already in the file are skipped. If the supervisor says the stream fell
-/// behind and skipped some, they are read from the file, which has every event.
+/// events are numbered (`seq`), so one already taken from the file is skipped when the stream
+/// brings it too. If the supervisor says the stream fell behind and skipped some, they are
+/// read from the file, which has every event.
 #[derive(Debug)]
 pub struct EventStream {
     client: Client,
     path: PathBuf,
-    seen: HashSet<String>,
+    /// The run being followed (the file's last), once known.
+    run: Option<u64>,
+    /// The number of the last event handed out or queued.
+    last: u64,
     queue: VecDeque<Event>,
 }
 
@@ -95,7 +64,8 @@ impl EventStream {
         let mut stream = EventStream {
             client,
             path: state_dir.join(eventlog::FILE),
-            seen: HashSet::new(),
+            run: None,
+            last: 0,
             queue: VecDeque::new(),
         };
         stream.catch_up();
@@ -112,10 +82,8 @@ impl EventStream {
                 return Ok(Some(event));
             }
             match self.client.recv()? {
-                Some(Reply::Event { event: value }) => {
-                    if self.seen.insert(value.to_string())
-                        && let Some(event) = event(value)
-                    {
+                Some(Reply::Event { event }) => {
+                    if self.take(&event) {
                         return Ok(Some(event));
                     }
                 }
@@ -126,15 +94,29 @@ impl EventStream {
         }
     }
 
-    /// Queues the lines of `events.jsonl` not seen yet.
+    /// Whether `event` is new: of the run followed, after the last one taken.
+    fn take(&mut self, event: &Event) -> bool {
+        let run = *self.run.get_or_insert(event.run);
+        if event.run != run || event.seq <= self.last {
+            return false;
+        }
+        self.last = event.seq;
+        true
+    }
+
+    /// Queues the events of the file's last run not taken yet.
     fn catch_up(&mut self) {
-        let text = std::fs::read_to_string(&self.path).unwrap_or_default();
-        for raw in text.lines() {
-            let Ok(value) = serde_json::from_str::<serde_json::Value>(raw) else {
-                continue;
-            };
-            if self.seen.insert(value.to_string())
-                && let Some(event) = event(value)
+        let records = eventlog::records(&self.path);
+        let Some(run) = records.iter().rev().find_map(|r| match r {
+            Record::Run(header) => Some(header.run),
+            Record::Event(_) => None,
+        }) else {
+            return;
+        };
+        self.run.get_or_insert(run);
+        for record in records {
+            if let Record::Event(event) = record
+                && self.take(&event)
             {
                 self.queue.push_back(event);
             }

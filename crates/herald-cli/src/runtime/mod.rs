@@ -6,27 +6,28 @@
 //! fully validated (a bad file has already exited 2). The process layer's own checks
 //! ([`build::problems`]) run first here, and exit 2 too.
 //!
-//! - [`supervisor`] runs a stack (foreground `up`, or the background one of `up --detach`);
-//! - [`control`] is the control socket, [`protocol`] what goes over it;
-//! - [`eventlog`] writes `events.jsonl`, [`progress`] shows what happens;
-//! - [`detach`] starts the background supervisor, [`follow`] shows its start and streams
-//!   events (for `down` too), [`logtail`] reads the log files as they grow;
-//! - [`commands`] are the client side of each command.
+//! - `supervisor` runs a stack (foreground `up`, or the background one of `up --detach`);
+//! - `control` is the control socket, `protocol` what goes over it;
+//! - `eventlog` writes `events.jsonl`, `progress` shows what happens;
+//! - `detach` starts the background supervisor, `follow` shows its start and streams
+//!   events (for `down` too), `logtail` reads the log files as they grow;
+//! - `commands` are the client side of each command.
 
 pub mod build;
-pub mod commands;
-pub mod control;
-pub mod detach;
-pub mod eventlog;
-pub mod follow;
-pub mod logtail;
-pub mod progress;
-pub mod protocol;
-pub mod supervisor;
+pub(crate) mod commands;
+pub(crate) mod control;
+pub(crate) mod detach;
+pub(crate) mod eventlog;
+pub(crate) mod follow;
+pub(crate) mod logtail;
+pub(crate) mod progress;
+pub(crate) mod protocol;
+pub(crate) mod supervisor;
 
 use crate::cli::StackCommand;
 use crate::stackfile::StackFile;
-use commands::act::{Act, run as act};
+use commands::act::run as act;
+use herald::Action;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
@@ -58,9 +59,9 @@ pub fn run_stack_command(cmd: StackRequest, stack: StackFile) -> anyhow::Result<
         StackCommand::Status => commands::status::run(&stack, cmd.json),
         StackCommand::Wait(args) => commands::wait::run(&stack, args, cmd.json),
         StackCommand::Logs(args) => commands::logs::run(&stack, args),
-        StackCommand::Start(arg) => act(&stack, Act::Start, arg.name, cmd.json),
-        StackCommand::Stop(arg) => act(&stack, Act::Stop, arg.name, cmd.json),
-        StackCommand::Restart(arg) => act(&stack, Act::Restart, arg.name, cmd.json),
+        StackCommand::Start(arg) => act(&stack, Action::Start, arg.name, cmd.json),
+        StackCommand::Stop(arg) => act(&stack, Action::Stop, arg.name, cmd.json),
+        StackCommand::Restart(arg) => act(&stack, Action::Restart, arg.name, cmd.json),
     }
 }
 

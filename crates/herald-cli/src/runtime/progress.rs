@@ -62,9 +62,7 @@ struct Line {
     state: State,
     pid: Option<u32>,
     since: Instant,
-    waiting_since: Instant,
     waited: Option<Duration>,
-    started: Option<Instant>,
     ready_in: Option<Duration>,
     restarts: u32,
     error: Option<String>,
@@ -94,9 +92,7 @@ impl Progress {
                     state: State::Waiting,
                     pid: None,
                     since: now,
-                    waiting_since: now,
                     waited: None,
-                    started: None,
                     ready_in: None,
                     restarts: 0,
                     error: None,
@@ -131,23 +127,23 @@ impl Progress {
         let Some(line) = self.lines.iter_mut().find(|l| l.name == *event.component) else {
             return;
         };
+        // Timings and counts come with the event, as the engine measured them.
         line.since = event.at;
+        line.restarts = event.restarts;
         match event.state {
             State::Waiting => {
-                line.waiting_since = event.at;
                 line.waited = None;
                 line.ready_in = None;
             }
             State::Starting => {
-                line.waited = Some(event.at.saturating_duration_since(line.waiting_since));
-                line.started = Some(event.at);
+                line.waited = event.waited;
                 line.ready_in = None;
             }
             State::Ready | State::Completed => {
-                line.ready_in = line.started.map(|s| event.at.saturating_duration_since(s));
+                line.ready_in = event.time_to_ready;
                 line.error = None;
             }
-            State::Restarting => line.restarts += 1,
+            State::Restarting if event.error.is_none() => line.error = None,
             _ => {}
         }
         line.state = event.state;
@@ -333,9 +329,10 @@ impl Progress {
                     details.push(seconds(ready));
                 }
             }
+            // The restart policy's (counted, with the failure); one asked for says nothing more.
             State::Restarting => {
-                details.push(format!("restart {}", line.restarts));
                 if let Some(error) = &line.error {
+                    details.push(format!("restart {}", line.restarts));
                     details.push(error.clone());
                 }
             }

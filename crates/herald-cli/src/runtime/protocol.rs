@@ -1,12 +1,12 @@
 //! The control socket's protocol: JSON lines over `<state_dir>/control.sock`.
 //!
 //! A client writes one [`Request`] per line and reads [`Reply`] lines. Most requests get one
-//! reply; `wait`, `start`, `stop`, `restart` and `down` answer once done. `logs` answers
+//! reply; `wait`, `control` (an [`Action`]: start, stop, restart) and `down` answer once done. `logs` answers
 //! `subscribed`, then streams `log` lines; `events` answers `subscribed`, then streams `event`
 //! lines; both streams end when the stack stops. A stream that falls behind says `skipped`
 //! with how many lines it left out, for the client to read them from the files.
 
-use herald::{ReadinessError, State};
+use herald::{Action, Event, ReadinessError, State};
 use serde::{Deserialize, Serialize};
 
 /// What a client asks.
@@ -25,18 +25,11 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         timeout_ms: Option<u64>,
     },
-    /// Start a stopped, failed or blocked component; answer once it is ready or failed.
-    Start {
-        /// The component.
-        name: String,
-    },
-    /// Stop one component (and its `binds_to` dependents); answer once it is stopped.
-    Stop {
-        /// The component.
-        name: String,
-    },
-    /// Stop and start one component; answer once it is ready or failed.
-    Restart {
+    /// Act on one component: `start` and `restart` answer once it is ready (or failed),
+    /// `stop` once it is stopped (its `binds_to` dependents follow).
+    Control {
+        /// What to do.
+        action: Action,
         /// The component.
         name: String,
     },
@@ -132,8 +125,8 @@ pub enum Reply {
     Log(LogRecord),
     /// A state change, as the event log writes it.
     Event {
-        /// The event-log line.
-        event: serde_json::Value,
+        /// The event.
+        event: Event,
     },
     /// A stream (`logs`, `events`) fell behind and skipped this many lines; the files
     /// (`logs/<name>.log`, `events.jsonl`) have them.
@@ -177,5 +170,12 @@ mod tests {
             r#"{"reply":"timed_out","pending":[["etcd","starting"]]}"#
         );
         assert_eq!(serde_json::from_str::<Reply>(&text).unwrap(), reply);
+        let restart = Request::Control {
+            action: Action::Restart,
+            name: "web".into(),
+        };
+        let text = serde_json::to_string(&restart).unwrap();
+        assert_eq!(text, r#"{"op":"control","action":"restart","name":"web"}"#);
+        assert_eq!(serde_json::from_str::<Request>(&text).unwrap(), restart);
     }
 }

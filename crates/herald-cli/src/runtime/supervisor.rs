@@ -6,7 +6,9 @@
 //! 3. subscribes to events before starting, so the event log and progress miss nothing;
 //! 4. serves the control socket while the stack runs;
 //! 5. stops the stack in reverse dependency order on SIGINT, SIGTERM or SIGHUP, on `down`, or
-//!    (in the foreground) once nothing is left running; a second signal stops at once;
+//!    (in the foreground) once every component has settled for good by itself (completed,
+//!    failed, blocked): a component stopped by `herald stop`, or all of them down for an
+//!    instant during a restart, keeps the stack up; a second signal stops at once;
 //! 6. removes the socket, answers `down`, and exits: 0, or 1 if a component had failed or
 //!    been blocked.
 
@@ -16,7 +18,7 @@ use super::eventlog::EventLog;
 use super::progress::{Progress, Style};
 use crate::stackfile::StackFile;
 use anyhow::Context;
-use herald::{ComponentSpec, Events, ProcessHost, Running, State};
+use herald::{ComponentSpec, Event, Events, ProcessHost, Running, State};
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::process::ExitCode;
@@ -40,8 +42,8 @@ pub struct Shared {
     pub host: ProcessHost,
     /// The components of this run, in file order.
     pub names: Vec<String>,
-    /// Every event, as its event-log JSON.
-    pub events: broadcast::Sender<serde_json::Value>,
+    /// Every event, as the event log has it.
+    pub events: broadcast::Sender<Event>,
     /// `down` requests: the connection to answer once all is stopped.
     pub down: mpsc::UnboundedSender<OwnedWriteHalf>,
     /// Set once the stack has stopped and the socket is gone.
@@ -93,8 +95,10 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
         anyhow::anyhow!("the process checks changed after they passed: {problems:?}")
     })?;
     let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
+    let graph = components.graph().context("cannot start the stack")?;
+    let (eventlog, numbering) = EventLog::begin(&stack.state_dir, &stack.name, &graph)?;
+    components.numbering(numbering.run, numbering.first_seq);
     let events = components.subscribe();
-    let eventlog = EventLog::create(&stack.state_dir)?;
     let mut signals = Signals::new()?;
     let running = components.start().context("cannot start the stack")?;
 
@@ -102,7 +106,7 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
     let (down_tx, mut down_rx) = mpsc::unbounded_channel();
     let (finished_tx, finished_rx) = watch::channel(false);
     let (notes_tx, notes_rx) = mpsc::unbounded_channel();
-    let (idle_tx, mut idle_rx) = watch::channel(false);
+    let (settled_tx, mut settled_rx) = watch::channel(false);
     let shared = Arc::new(Shared {
         name: stack.name.clone(),
         running,
@@ -116,7 +120,7 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
         eventlog,
         progress: Progress::new(&specs, options.style),
         subscribers: events_tx,
-        idle: idle_tx,
+        settled: settled_tx,
         count: names.len(),
         host: shared.host.clone(),
     };
@@ -131,7 +135,7 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
     let cause = tokio::select! {
         name = signals.recv() => Cause::Signal(name),
         Some(write) = down_rx.recv() => Cause::Down(write),
-        _ = idle_rx.wait_for(|idle| *idle), if !detached => Cause::Finished,
+        _ = settled_rx.wait_for(|settled| *settled), if !detached => Cause::Finished,
     };
     let failed = shared
         .running
@@ -189,14 +193,21 @@ pub fn already_running(stack: &StackFile, pid: Option<u32>) -> String {
 type Note = (String, Option<oneshot::Sender<()>>);
 
 /// Writes each event to the event log, the progress display and the `events` subscribers;
-/// says when every component is down.
+/// says when every component has settled for good by itself.
 struct Pump {
     eventlog: EventLog,
     progress: Progress,
-    subscribers: broadcast::Sender<serde_json::Value>,
-    idle: watch::Sender<bool>,
+    subscribers: broadcast::Sender<Event>,
+    settled: watch::Sender<bool>,
     count: usize,
     host: ProcessHost,
+}
+
+/// Whether a component got to `state` by itself and stays there: nothing but a control can
+/// change it. A component `stopped` (by a control, or a clean exit) is not: it can be
+/// started again, so a foreground stack with one stays up.
+fn settled(state: State) -> bool {
+    matches!(state, State::Completed | State::Failed | State::Blocked)
 }
 
 /// How many of a failed component's last output lines progress shows.
@@ -218,13 +229,12 @@ impl Pump {
                     if event.state == State::Failed {
                         self.show_tail(&event.component);
                     }
-                    if self.subscribers.receiver_count() > 0 {
-                        let value = serde_json::to_value(&event).expect("events serialise");
-                        let _ = self.subscribers.send(value);
-                    }
                     states.insert(event.component.to_string(), event.state);
-                    if states.len() == self.count && states.values().all(|s| s.is_down()) {
-                        self.idle.send_replace(true);
+                    if self.subscribers.receiver_count() > 0 {
+                        let _ = self.subscribers.send(event);
+                    }
+                    if states.len() == self.count && states.values().all(|s| settled(*s)) {
+                        self.settled.send_replace(true);
                     }
                 }
                 note = notes.recv(), if notes_open => match note {

@@ -1,11 +1,10 @@
 //! The stack file: `herald.toml`, or `herald.yaml`/`herald.yml` with the same schema.
 //!
-//! Loading goes: text → a spanned value tree ([`tree`], from [`toml`](self::toml) or
-//! [`yaml`]) → `[defaults]` merged into each component on the tree ([`defaults`]) → each
-//! field typed on its own, every problem collected with its place ([`document`],
-//! [`component`], [`ready`]) → the graph validated by [`herald::Graph`], each of its problems
-//! placed at the field it names ([`locate`]) → relative paths resolved ([`paths`]). Problems
-//! print like rustc's ([`report`]).
+//! Loading goes: text → a spanned value tree (`tree`, from `toml` or `yaml`) → `[defaults]`
+//! merged into each component on the tree (`defaults`) → each field typed on its own, every
+//! problem collected with its place (`document`, `component`, `ready`) → the graph validated
+//! by [`herald::Graph`], each of its problems placed at the field it names (`locate`) →
+//! relative paths resolved (`paths`). Problems print like rustc's (`report`).
 
 mod checker;
 mod component;

@@ -23,7 +23,20 @@ use std::time::Duration;
 
 /// How long to keep reading output after the group was killed, in case a process that left
 /// the group still holds a pipe.
-const DRAIN_LIMIT: Duration = Duration::from_secs(5);
+const DRAIN_LIMIT: Duration = Duration::from_secs(1);
+
+// A stopped run finishes its drain before the engine would abort it.
+const _: () = assert!(DRAIN_LIMIT.as_millis() < crate::supervisor::STOP_SLACK.as_millis());
+
+/// The output readers of one run, aborted when dropped: on every path out of a run (its end,
+/// an abort of the run itself), nothing is left reading its pipes and writing its log.
+struct Readers([tokio::task::JoinHandle<()>; 2]);
+
+impl Drop for Readers {
+    fn drop(&mut self) {
+        self.0.iter().for_each(|r| r.abort());
+    }
+}
 
 /// A child process component, built by [`ProcessHost::process`].
 ///
@@ -150,10 +163,10 @@ impl Inner {
             matcher: self.log.clone().map(|re| (re, gate.clone())),
             ctx: ctx.clone(),
         });
-        let mut readers = [
+        let mut readers = Readers([
             tokio::spawn(capture(stdout, Stream::Out, sink.clone())),
             tokio::spawn(capture(stderr, Stream::Err, sink)),
-        ];
+        ]);
 
         let stopped = tokio::select! {
             _ = group.exited() => false,
@@ -170,14 +183,14 @@ impl Inner {
         let status = group.finish().await;
         drop(registration);
 
-        let drained = futures_util::future::join_all(readers.iter_mut());
+        let drained = futures_util::future::join_all(readers.0.iter_mut());
         if tokio::time::timeout(DRAIN_LIMIT, drained).await.is_err() {
             tracing::warn!(
                 component = %self.name,
                 "a process outside the component's group still holds its output; no longer reading it"
             );
-            readers.iter().for_each(|r| r.abort());
         }
+        drop(readers);
 
         match status {
             Ok(status) if status.success() => Ok(()),

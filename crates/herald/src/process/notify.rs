@@ -327,7 +327,7 @@ mod tests {
             spec: Arc::new(ComponentSpec::new("c")),
             stop: CancellationToken::new(),
             report: Arc::new(tx),
-            bus: Arc::new(Bus::new(vec!["c".into()])),
+            bus: Arc::new(Bus::new(vec!["c".into()], 1, 1)),
             activity: Arc::new(tokio::sync::Notify::new()),
         };
         let gate = Arc::new(Gate::new(ctx.clone(), true, false));

@@ -4,21 +4,16 @@
 use super::super::protocol::{Reply, Request};
 use super::{check_names, connect, fail, print_json, say_not_running};
 use crate::stackfile::StackFile;
+use herald::Action;
 use std::process::ExitCode;
 
-/// Which action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Act {
-    /// `herald start`.
-    Start,
-    /// `herald stop`.
-    Stop,
-    /// `herald restart`.
-    Restart,
-}
-
-/// Runs the action on `name`.
-pub fn run(stack: &StackFile, act: Act, name: String, json: bool) -> anyhow::Result<ExitCode> {
+/// Runs `action` on `name`.
+pub fn run(
+    stack: &StackFile,
+    action: Action,
+    name: String,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     if let Err(code) = check_names(stack, std::slice::from_ref(&name)) {
         return Ok(code);
     }
@@ -26,12 +21,7 @@ pub fn run(stack: &StackFile, act: Act, name: String, json: bool) -> anyhow::Res
         say_not_running(stack);
         return Ok(ExitCode::from(super::FAILURE));
     };
-    let request = match act {
-        Act::Start => Request::Start { name },
-        Act::Stop => Request::Stop { name },
-        Act::Restart => Request::Restart { name },
-    };
-    let reply = client.ask(&request)?;
+    let reply = client.ask(&Request::Control { action, name })?;
     if json {
         print_json(&reply);
     }

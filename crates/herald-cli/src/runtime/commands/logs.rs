@@ -14,7 +14,6 @@ use crate::cli::LogsArgs;
 use crate::stackfile::StackFile;
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::Path;
 use std::process::ExitCode;
 
 /// Runs `herald logs`.
@@ -99,11 +98,6 @@ pub fn line(record: &LogRecord, width: usize) -> String {
     format!("{:<width$} | {}", record.component, record.text)
 }
 
-/// Every captured line of `names`, merged by time (each file's own order kept).
-pub fn read(logs_dir: &Path, names: &[String]) -> Vec<LogRecord> {
-    Tails::new(logs_dir, names).read_all().0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,7 +120,8 @@ mod tests {
             "2026-11-26T10:00:00.000003Z out | three | with a bar\n",
         )
         .unwrap();
-        let records = read(dir.path(), &["etcd".into(), "api".into(), "none".into()]);
+        let names = ["etcd".into(), "api".into(), "none".into()];
+        let records = Tails::new(dir.path(), &names).read_all().0;
         let lines: Vec<String> = records.iter().map(|r| line(r, 4)).collect();
         assert_eq!(
             lines,

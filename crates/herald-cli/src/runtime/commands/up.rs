@@ -2,7 +2,7 @@
 //!
 //! In the foreground this process is the supervisor: live progress on standard error, Ctrl-C
 //! or SIGTERM stops the stack in reverse dependency order. With `--detach` a background
-//! supervisor is started ([`detach`](super::super::detach)); this process waits, through the
+//! supervisor is started (`runtime::detach`); this process waits, through the
 //! control socket, until every started component is ready or completed (exit 0) or one failed
 //! or was blocked (exit 1, the error chain on stderr), and leaves the stack running.
 

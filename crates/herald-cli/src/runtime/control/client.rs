@@ -46,11 +46,6 @@ impl Client {
         }
     }
 
-    /// The socket's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Sends one request.
     pub fn send(&mut self, request: &Request) -> anyhow::Result<()> {
         let mut line = serde_json::to_string(request)?;

@@ -3,7 +3,7 @@
 
 use super::super::protocol::{LogRecord, Reply, Request, Row};
 use super::super::supervisor::Shared;
-use herald::Running;
+use herald::{Action, Running};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -74,9 +74,7 @@ async fn connection(
                 reply = wait(&shared, names, timeout_ms.map(Duration::from_millis)) => reply,
                 _ = closed(&mut read) => return,
             },
-            Request::Start { name } => act(&shared, &name, Act::Start).await,
-            Request::Stop { name } => act(&shared, &name, Act::Stop).await,
-            Request::Restart { name } => act(&shared, &name, Act::Restart).await,
+            Request::Control { action, name } => act(&shared, &name, action).await,
             Request::Down => {
                 if *shared.finished.borrow() {
                     Reply::Done
@@ -197,23 +195,14 @@ async fn wait(shared: &Shared, names: Vec<String>, timeout: Option<Duration>) ->
     }
 }
 
-enum Act {
-    Start,
-    Stop,
-    Restart,
-}
-
-async fn act(shared: &Shared, name: &str, act: Act) -> Reply {
+/// Takes `action` on `name`; a start or restart answers once the component is ready (or
+/// failed), a stop once it is stopped.
+async fn act(shared: &Shared, name: &str, action: Action) -> Reply {
     let running = &shared.running;
-    let done = match act {
-        Act::Start => running.start(name).await,
-        Act::Stop => running.stop(name).await,
-        Act::Restart => running.restart(name).await,
-    };
-    if done.is_err() {
+    if running.act(name, action).await.is_err() {
         return unknown(shared, &[name.to_string()]).unwrap_or(Reply::Done);
     }
-    if matches!(act, Act::Stop) {
+    if action == Action::Stop {
         return Reply::Done;
     }
     let Some(signal) = running.signal(name) else {
