@@ -2,8 +2,8 @@
 //!
 //! Edges point from a component to what it depends on (`a -> b`: a needs b). In dot and
 //! mermaid, each edge is labelled with its kind and drawn in its own style: `requires` solid,
-//! `wants` dashed, `after` dotted (a circle end in mermaid), `binds_to` bold; oneshot
-//! components are rounded.
+//! `wants` dashed, `after` dotted (a circle end in mermaid), `binds_to` bold, `uses` dashed
+//! with an open end (a circle end in mermaid); oneshot components are rounded.
 
 use crate::cli::GraphFormat;
 use crate::stackfile::StackFile;
@@ -25,12 +25,7 @@ pub fn render(stack: &StackFile, graph: &Graph, format: GraphFormat) -> String {
     }
 }
 
-const KINDS: [EdgeKind; 4] = [
-    EdgeKind::Requires,
-    EdgeKind::Wants,
-    EdgeKind::After,
-    EdgeKind::BindsTo,
-];
+const KINDS: [EdgeKind; 5] = EdgeKind::ALL;
 
 /// `kubelet     requires containerd; wants apiserver`, one line per component in file order.
 fn text(graph: &Graph) -> String {
@@ -65,6 +60,7 @@ fn dot_style(kind: EdgeKind) -> &'static str {
         EdgeKind::Wants => "dashed",
         EdgeKind::After => "dotted",
         EdgeKind::BindsTo => "bold",
+        EdgeKind::Uses => "dashed, arrowhead=empty",
     }
 }
 
@@ -104,6 +100,7 @@ fn mermaid_arrow(kind: EdgeKind) -> &'static str {
         EdgeKind::Wants => "-.->",
         EdgeKind::After => "--o",
         EdgeKind::BindsTo => "==>",
+        EdgeKind::Uses => "-.-o",
     }
 }
 

@@ -101,13 +101,31 @@ fn color() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
+/// "a cycle goes through `uses`: a -> b -> a ...".
+fn lazy_cycle_warning(cycle: &[String]) -> String {
+    format!(
+        "a cycle goes through `uses`: {} (it deadlocks only if a component waits for what it \
+         uses before it is ready)",
+        cycle.join(" -> ")
+    )
+}
+
 fn check_ok(stack: &StackFile, json: bool) {
     let file = stack.diagnostics().file().to_string();
+    // A cycle through `uses` deadlocks only if a component waits for what it uses before it
+    // is ready: said, not refused.
+    let lazy: Vec<Vec<String>> = Graph::new(&stack.components)
+        .map(|g| g.lazy_cycles().to_vec())
+        .unwrap_or_default();
     if json {
         let names: Vec<&str> = stack.components.iter().map(|s| s.name.as_str()).collect();
-        let out = serde_json::json!({"file": file, "problems": [], "components": names});
+        let warnings: Vec<String> = lazy.iter().map(|c| lazy_cycle_warning(c)).collect();
+        let out = serde_json::json!({"file": file, "problems": [], "warnings": warnings, "components": names});
         println!("{out}");
     } else {
+        for cycle in &lazy {
+            eprintln!("warning: {}", lazy_cycle_warning(cycle));
+        }
         let count = stack.components.len();
         let plural = if count == 1 { "" } else { "s" };
         println!("ok: {file} defines {count} valid component{plural}");

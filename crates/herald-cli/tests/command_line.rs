@@ -98,6 +98,6 @@ fn yaml_is_the_fallback_when_there_is_no_toml() {
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
     assert_eq!(
         report,
-        serde_json::json!({"file": "herald.yml", "problems": [], "components": ["a"]})
+        serde_json::json!({"file": "herald.yml", "problems": [], "warnings": [], "components": ["a"]})
     );
 }

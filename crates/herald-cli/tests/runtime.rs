@@ -714,3 +714,55 @@ fn a_wait_that_lands_during_a_restart_waits_for_the_new_run() {
     assert!(restarted.status.success(), "{}", common::stderr(&restarted));
     stack.expect(0, &["down"]);
 }
+
+#[test]
+fn a_start_script_waits_for_what_it_uses_and_stops_first() {
+    let herald = env!("CARGO_BIN_EXE_herald");
+    let stack = Stack::new(&format!(
+        "[components.apiserver]\n\
+         command = [\"sh\", \"-c\", \"sleep 0.5; echo serving; exec sleep 600\"]\n\
+         ready = {{ log = \"serving\" }}\n\n\
+         [components.kubelet]\n\
+         command = [\"sh\", \"-c\", \"echo collecting; '{herald}' wait apiserver && echo registered && exec sleep 600\"]\n\
+         uses = [\"apiserver\"]\n\
+         ready = {{ log = \"registered\" }}\n\
+         cwd = \"/\"\n"
+    ));
+    // It runs in `/`, far from its stack file: herald tells it where that is.
+    let out = stack.expect(0, &["check"]);
+    assert!(common::stderr(&out).is_empty(), "{}", common::stderr(&out));
+    stack.expect(0, &["up", "-d"]);
+    stack.expect(0, &["down"]);
+    let events = stack.events();
+    let at = |name: &str, state: &str| {
+        events
+            .iter()
+            .position(|e| e["component"] == name && e["state"] == state)
+            .unwrap_or_else(|| panic!("{name} never {state}: {events:?}"))
+    };
+    // kubelet started at once (no wait on a lazy dependency), was ready only once the API
+    // server was, and stopped before it.
+    assert!(at("kubelet", "starting") < at("apiserver", "ready"));
+    assert!(at("apiserver", "ready") < at("kubelet", "ready"));
+    assert!(at("kubelet", "stopped") < at("apiserver", "stopping"));
+}
+
+#[test]
+fn check_warns_of_a_cycle_through_uses_and_refuses_a_hard_one() {
+    let lazy = Stack::new(
+        "[components.a]\ncommand = [\"true\"]\nrequires = [\"b\"]\n\n\
+         [components.b]\ncommand = [\"true\"]\nuses = [\"a\"]\n",
+    );
+    let out = lazy.expect(0, &["check"]);
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("warning: a cycle goes through `uses`: a -> b -> a"),
+        "{err}"
+    );
+    let hard = Stack::new(
+        "[components.a]\ncommand = [\"true\"]\nrequires = [\"b\"]\n\n\
+         [components.b]\ncommand = [\"true\"]\nrequires = [\"a\"]\n",
+    );
+    let out = hard.expect(2, &["check"]);
+    assert!(common::stderr(&out).contains("a -> b -> a"));
+}

@@ -181,10 +181,93 @@ impl Context {
         self.spec.stop_timeout
     }
 
-    /// The signal of any component in the stack, by name.
+    /// The signal of any component in the stack, by name: for observing it (its state, its
+    /// status text). To wait for a component this one depends on, declare the dependency and
+    /// use [`need`](Context::need), so that the engine knows the edge (shutdown order, the
+    /// graph, validation).
     pub fn signal(&self, name: &str) -> Option<Signal> {
         self.bus.index_of(name).map(|idx| self.bus.signal(idx))
     }
+
+    /// Waits, where this component needs it, for a dependency it declared (`uses`, or any of
+    /// `requires`, `wants`, `binds_to`): resolves once `name` is ready or completed. A
+    /// dependency that is stopped or restarting is waited for.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use herald::{task, ComponentSpec, Stack};
+    /// let mut stack = Stack::new();
+    /// stack.add(ComponentSpec::new("apiserver"), task(|ctx| async move {
+    ///     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    ///     ctx.ready();
+    ///     ctx.stopped().await;
+    ///     Ok(())
+    /// }));
+    /// // Starts at once; waits for the API server only when it has work for it.
+    /// stack.add(ComponentSpec::new("kubelet").uses(["apiserver"]), task(|ctx| async move {
+    ///     ctx.ready();
+    ///     ctx.need("apiserver").await?;
+    ///     ctx.stopped().await;
+    ///     Ok(())
+    /// }));
+    /// let running = stack.start().unwrap();
+    /// running.wait_all().await.unwrap();
+    /// running.shutdown().await; // kubelet first, then the apiserver it uses
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`NeedError::Undeclared`] for a name this component did not declare (nothing is
+    /// reached without being declared); [`NeedError::Failed`] with the dependency's
+    /// structured error once it has failed for good or been blocked; [`NeedError::Gone`] if
+    /// the stack ends first.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: dropping the future loses nothing.
+    pub async fn need(&self, name: &str) -> Result<(), NeedError> {
+        let declared = self
+            .spec
+            .dependencies()
+            .any(|(dep, kind)| dep == name && kind != crate::EdgeKind::After);
+        let signal =
+            self.signal(name)
+                .filter(|_| declared)
+                .ok_or_else(|| NeedError::Undeclared {
+                    component: self.spec.name.clone(),
+                    name: name.to_string(),
+                })?;
+        let status = signal
+            .wait_for(|s| s.state.is_up() || s.state.is_failed())
+            .await
+            .ok_or(NeedError::Gone)?;
+        if status.state.is_up() {
+            return Ok(());
+        }
+        let error = status.error.as_deref().cloned().unwrap_or_else(|| {
+            crate::ReadinessError::new(name, "state", "", status.state.as_str())
+        });
+        Err(NeedError::Failed(error))
+    }
+}
+
+/// Why [`Context::need`] did not resolve with a ready dependency.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NeedError {
+    /// The component did not declare `name` in `uses`, `requires`, `wants` or `binds_to`.
+    #[error("{component} needs {name}, which it does not declare (add it to `uses`)")]
+    Undeclared {
+        /// The component that asked.
+        component: String,
+        /// The name it asked for.
+        name: String,
+    },
+    /// The dependency failed for good or was blocked.
+    #[error("{0}")]
+    Failed(crate::ReadinessError),
+    /// The stack ended before the dependency was ready.
+    #[error("the stack stopped before the dependency was ready")]
+    Gone,
 }
 
 impl std::fmt::Debug for Context {

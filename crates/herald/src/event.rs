@@ -176,6 +176,9 @@ pub struct Dependencies {
     /// `binds_to`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub binds_to: Vec<String>,
+    /// `uses`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uses: Vec<String>,
 }
 
 impl Dependencies {
@@ -186,6 +189,7 @@ impl Dependencies {
             EdgeKind::Wants => &self.wants,
             EdgeKind::After => &self.after,
             EdgeKind::BindsTo => &self.binds_to,
+            EdgeKind::Uses => &self.uses,
         }
     }
 
@@ -195,6 +199,7 @@ impl Dependencies {
             EdgeKind::Wants => self.wants.push(name),
             EdgeKind::After => self.after.push(name),
             EdgeKind::BindsTo => self.binds_to.push(name),
+            EdgeKind::Uses => self.uses.push(name),
         }
     }
 }

@@ -34,6 +34,9 @@ pub enum EdgeKind {
     After,
     /// Hard, and stopped and restarted with the dependency.
     BindsTo,
+    /// Lazy: does not delay the start; the dependent waits for it only where it needs it
+    /// ([`Context::need`](crate::Context::need), `herald wait`), and stops before it.
+    Uses,
 }
 
 impl EdgeKind {
@@ -44,7 +47,22 @@ impl EdgeKind {
             EdgeKind::Wants => "wants",
             EdgeKind::After => "after",
             EdgeKind::BindsTo => "binds_to",
+            EdgeKind::Uses => "uses",
         }
+    }
+
+    /// Every kind, in the stack file's field order.
+    pub const ALL: [EdgeKind; 5] = [
+        EdgeKind::Requires,
+        EdgeKind::Wants,
+        EdgeKind::After,
+        EdgeKind::BindsTo,
+        EdgeKind::Uses,
+    ];
+
+    /// Whether the edge orders the start: every kind but `uses`.
+    pub fn orders_start(self) -> bool {
+        self != EdgeKind::Uses
     }
 
     /// Whether the dependent must wait for the dependency to be ready and is blocked by its
@@ -72,6 +90,10 @@ pub struct Graph {
     index: HashMap<String, usize>,
     deps: Vec<Vec<(usize, EdgeKind)>>,
     dependents: Vec<Vec<(usize, EdgeKind)>>,
+    /// Cycles that go through a `uses` edge: allowed, and warned about.
+    lazy_cycles: Vec<Vec<String>>,
+    /// Per component, the strongly connected component (over every edge) it belongs to.
+    scc: Vec<usize>,
 }
 
 /// The longest chain of start durations through the graph: the lower bound on start-up time.
@@ -127,18 +149,22 @@ impl Graph {
                 }
             }
         }
-        let graph = Graph {
+        let mut graph = Graph {
             names: specs.iter().map(|s| s.name.clone()).collect(),
             index,
             deps,
             dependents,
+            lazy_cycles: Vec::new(),
+            scc: vec![0; n],
         };
-        problems.extend(
-            graph
-                .cycles()
-                .into_iter()
-                .map(|path| ConfigProblem::Cycle { path }),
-        );
+        let hard = graph.cycles(EdgeKind::orders_start);
+        if hard.is_empty() {
+            // A cycle only `uses` closes deadlocks only if a component waits before it is
+            // ready: a warning, not an error.
+            graph.lazy_cycles = graph.cycles(|_| true);
+        }
+        problems.extend(hard.into_iter().map(|path| ConfigProblem::Cycle { path }));
+        graph.scc = graph.sccs(|_| true).1;
         if problems.is_empty() {
             Ok(graph)
         } else {
@@ -146,17 +172,35 @@ impl Graph {
         }
     }
 
-    /// One cycle per strongly connected component, each as a closed path of names that starts
-    /// at its alphabetically first member and takes the shortest way back to it.
-    fn cycles(&self) -> Vec<Vec<String>> {
+    /// The strongly connected components over the edges `keep` admits: the list, and each
+    /// node's component.
+    fn sccs(&self, keep: impl Fn(EdgeKind) -> bool) -> (Vec<Vec<NodeIndex>>, Vec<usize>) {
         let mut g = DiGraph::<(), ()>::with_capacity(self.len(), 0);
         let nodes: Vec<NodeIndex> = (0..self.len()).map(|_| g.add_node(())).collect();
         for (from, deps) in self.deps.iter().enumerate() {
-            for &(to, _) in deps {
-                g.add_edge(nodes[from], nodes[to], ());
+            for &(to, kind) in deps {
+                if keep(kind) {
+                    g.add_edge(nodes[from], nodes[to], ());
+                }
             }
         }
-        let mut cycles: Vec<Vec<String>> = tarjan_scc(&g)
+        let sccs = tarjan_scc(&g);
+        let mut of = vec![0; self.len()];
+        for (k, scc) in sccs.iter().enumerate() {
+            for node in scc {
+                of[node.index()] = k;
+            }
+        }
+        (sccs, of)
+    }
+
+    /// One cycle per strongly connected component over the edges `keep` admits, each as a
+    /// closed path of names that starts at its alphabetically first member and takes the
+    /// shortest way back to it.
+    fn cycles(&self, keep: impl Fn(EdgeKind) -> bool + Copy) -> Vec<Vec<String>> {
+        let mut cycles: Vec<Vec<String>> = self
+            .sccs(keep)
+            .0
             .into_iter()
             .filter(|scc| scc.len() > 1)
             .map(|scc| {
@@ -165,19 +209,25 @@ impl Graph {
                     .iter()
                     .min_by_key(|&&i| &self.names[i])
                     .expect("non-empty");
-                self.shortest_cycle(start, &members)
+                self.shortest_cycle(start, &members, keep)
             })
             .collect();
         cycles.sort();
         cycles
     }
 
-    fn shortest_cycle(&self, start: usize, members: &HashSet<usize>) -> Vec<String> {
+    fn shortest_cycle(
+        &self,
+        start: usize,
+        members: &HashSet<usize>,
+        keep: impl Fn(EdgeKind) -> bool,
+    ) -> Vec<String> {
         let mut parent: HashMap<usize, usize> = HashMap::new();
         let mut queue = VecDeque::from([start]);
         while let Some(at) = queue.pop_front() {
             let mut next: Vec<usize> = self.deps[at]
                 .iter()
+                .filter(|&&(_, kind)| keep(kind))
                 .map(|&(to, _)| to)
                 .filter(|to| members.contains(to))
                 .collect();
@@ -231,6 +281,23 @@ impl Graph {
         &self.dependents[idx]
     }
 
+    /// The dependents that must be down before component `idx` stops: every dependent,
+    /// except one that `uses` it from within a cycle (where waiting both ways would never
+    /// end; the hard edges of the cycle still order the stop).
+    pub fn stops_after(&self, idx: usize) -> impl Iterator<Item = usize> + '_ {
+        self.dependents[idx]
+            .iter()
+            .filter(move |&&(d, kind)| kind.orders_start() || self.scc[d] != self.scc[idx])
+            .map(|&(d, _)| d)
+    }
+
+    /// The cycles that go through a `uses` edge, each as a closed path of names: allowed (a
+    /// component that waits for what it uses only after it is ready cannot deadlock), and
+    /// warned about by `herald check`.
+    pub fn lazy_cycles(&self) -> &[Vec<String>] {
+        &self.lazy_cycles
+    }
+
     /// Every edge.
     pub fn edges(&self) -> impl Iterator<Item = Edge> + '_ {
         self.deps
@@ -259,12 +326,20 @@ impl Graph {
         order
     }
 
+    /// Each component's depth along the edges that order the start (`uses` does not).
     fn depths(&self) -> Vec<usize> {
         let mut depth = vec![0usize; self.len()];
-        let mut remaining: Vec<usize> = self.deps.iter().map(Vec::len).collect();
+        let mut remaining: Vec<usize> = self
+            .deps
+            .iter()
+            .map(|deps| deps.iter().filter(|(_, k)| k.orders_start()).count())
+            .collect();
         let mut queue: VecDeque<usize> = (0..self.len()).filter(|&i| remaining[i] == 0).collect();
         while let Some(at) = queue.pop_front() {
-            for &(dependent, _) in &self.dependents[at] {
+            for &(dependent, kind) in &self.dependents[at] {
+                if !kind.orders_start() {
+                    continue;
+                }
                 depth[dependent] = depth[dependent].max(depth[at] + 1);
                 remaining[dependent] -= 1;
                 if remaining[dependent] == 0 {
@@ -286,7 +361,7 @@ impl Graph {
         let mut ready = vec![Duration::ZERO; n];
         let mut via: Vec<Option<usize>> = vec![None; n];
         for i in self.topological_order() {
-            for &(dep, kind) in &self.deps[i] {
+            for &(dep, kind) in self.deps[i].iter().filter(|(_, k)| k.orders_start()) {
                 let at = if kind == EdgeKind::After {
                     start[dep]
                 } else {

@@ -158,7 +158,7 @@ pub use action::{Action, UnknownAction};
 pub use backoff::{Backoff, ProbeSpacing};
 pub use bus::Signal;
 pub use component::{
-    BoxError, BoxFuture, Component, Context, Failure, Probe, Readiness, Task, task,
+    BoxError, BoxFuture, Component, Context, Failure, NeedError, Probe, Readiness, Task, task,
 };
 pub use duration::{format_duration, parse_duration};
 pub use error::{ConfigError, ConfigProblem, ReadinessError};

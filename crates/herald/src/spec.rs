@@ -224,6 +224,10 @@ pub struct ComponentSpec {
     /// Like `requires`, and stopped and started again with the dependency.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub binds_to: Vec<String>,
+    /// Lazy dependencies: the start is not delayed; the component waits for one only where it
+    /// needs it ([`Context::need`](crate::Context::need)), and stops before it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uses: Vec<String>,
     /// Readiness checks.
     #[serde(default)]
     pub ready: ReadySpec,
@@ -257,6 +261,7 @@ impl ComponentSpec {
             wants: Vec::new(),
             after: Vec::new(),
             binds_to: Vec::new(),
+            uses: Vec::new(),
             ready: ReadySpec::default(),
             restart: RestartPolicy::default(),
             restart_backoff: BackoffSpec::default(),
@@ -299,6 +304,12 @@ impl ComponentSpec {
     /// Adds bound dependencies.
     pub fn binds_to<I: IntoIterator<Item = S>, S: Into<String>>(mut self, names: I) -> Self {
         self.binds_to.extend(names.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds lazy dependencies.
+    pub fn uses<I: IntoIterator<Item = S>, S: Into<String>>(mut self, names: I) -> Self {
+        self.uses.extend(names.into_iter().map(Into::into));
         self
     }
 
@@ -351,6 +362,7 @@ impl ComponentSpec {
             .chain(tag(&self.wants, Wants))
             .chain(tag(&self.after, After))
             .chain(tag(&self.binds_to, BindsTo))
+            .chain(tag(&self.uses, Uses))
     }
 }
 

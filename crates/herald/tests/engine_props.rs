@@ -30,6 +30,9 @@ enum Behaviour {
 #[derive(Debug, Clone)]
 struct Node {
     deps: Vec<(Index, EdgeKind)>,
+    /// Lazy dependencies, on any other component: earlier or later, so cycles through them
+    /// happen.
+    uses: Vec<Index>,
     behaviour: Behaviour,
     delay_ms: u64,
 }
@@ -49,11 +52,13 @@ fn node() -> impl Strategy<Value = Node> {
     ];
     (
         prop::collection::vec((any::<Index>(), kind), 0..4),
+        prop::collection::vec(any::<Index>(), 0..2),
         behaviour,
         0..40u64,
     )
-        .prop_map(|(deps, behaviour, delay_ms)| Node {
+        .prop_map(|(deps, uses, behaviour, delay_ms)| Node {
             deps,
+            uses,
             behaviour,
             delay_ms,
         })
@@ -78,13 +83,17 @@ fn poke() -> impl Strategy<Value = Poke> {
     )
 }
 
-/// Component `i` may depend only on components before it, so the graph is a DAG.
+/// Component `i` may depend only on components before it, so the graph of ordering edges is a
+/// DAG; `uses` may point anywhere but at itself.
 fn specs(nodes: &[Node]) -> Vec<ComponentSpec> {
+    let n = nodes.len();
     nodes
         .iter()
         .enumerate()
         .map(|(i, node)| {
+            let uses = node.uses.iter().map(|u| u.index(n)).filter(|&u| u != i);
             let mut spec = ComponentSpec::new(format!("c{i}"))
+                .uses(uses.map(|u| format!("c{u}")))
                 .restart_backoff(Duration::from_millis(5), Duration::from_millis(50));
             if i > 0 {
                 for (index, kind) in &node.deps {
@@ -94,6 +103,7 @@ fn specs(nodes: &[Node]) -> Vec<ComponentSpec> {
                         EdgeKind::Wants => spec.wants([dep]),
                         EdgeKind::After => spec.after([dep]),
                         EdgeKind::BindsTo => spec.binds_to([dep]),
+                        EdgeKind::Uses => spec.uses([dep]),
                     };
                 }
             }
@@ -322,6 +332,7 @@ fn check(nodes: &[Node], pokes: &[Poke]) {
                 EdgeKind::Requires | EdgeKind::BindsTo => s.is_up(),
                 EdgeKind::Wants => !matches!(s, State::Waiting | State::Starting),
                 EdgeKind::After => s != State::Waiting,
+                EdgeKind::Uses => true,
             };
             assert!(
                 ok,
@@ -330,13 +341,29 @@ fn check(nodes: &[Node], pokes: &[Poke]) {
         }
     }
 
-    // Shutdown order: a component begins to stop only after every dependent is down.
+    // A component whose only dependencies are lazy starts at once.
+    for event in &run.events {
+        let i = idx(&event.component);
+        let lazy_only = g.dependencies(i).iter().all(|&(_, k)| k == EdgeKind::Uses);
+        if event.state == State::Starting && lazy_only && event.seq == first_start(&run.events, i) {
+            assert_eq!(event.waited, Some(Duration::ZERO), "c{i} waited: {event:?}");
+            assert_eq!(event.released_by, None, "c{i}: {event:?}");
+        }
+    }
+
+    // Shutdown order: a component begins to stop only after every dependent is down, users
+    // of it included (but for a user within a cycle, where the wait would never end).
     for (k, event) in run.events.iter().enumerate().skip(run.shutdown_at) {
         if !matches!(event.state, State::Stopping | State::Stopped) {
             continue;
         }
         let i = idx(&event.component);
-        for &(dependent, _) in g.dependents(i) {
+        let must_wait = g
+            .dependents(i)
+            .iter()
+            .filter(|&&(d, kind)| kind != EdgeKind::Uses || !reaches(g, i, d))
+            .map(|&(d, _)| d);
+        for dependent in must_wait {
             let s = before[k][dependent];
             assert!(
                 s.is_down(),
@@ -353,6 +380,30 @@ fn check(nodes: &[Node], pokes: &[Poke]) {
     for (i, s) in last.iter().enumerate() {
         assert!(s.is_down(), "c{i} ended {s}");
     }
+}
+
+/// The `seq` of component `i`'s first `starting` event.
+fn first_start(events: &[Event], i: usize) -> u64 {
+    let name = format!("c{i}");
+    events
+        .iter()
+        .find(|e| *e.component == *name && e.state == State::Starting)
+        .map_or(0, |e| e.seq)
+}
+
+/// Whether `to` can be reached from `from` along dependencies of any kind.
+fn reaches(graph: &Graph, from: usize, to: usize) -> bool {
+    let mut seen = vec![false; graph.len()];
+    let mut todo = vec![from];
+    while let Some(at) = todo.pop() {
+        if at == to {
+            return true;
+        }
+        if !std::mem::replace(&mut seen[at], true) {
+            todo.extend(graph.dependencies(at).iter().map(|&(d, _)| d));
+        }
+    }
+    false
 }
 
 /// Whether each component can never fail, nor be blocked: no failing behaviour in it or in

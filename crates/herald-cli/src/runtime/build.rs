@@ -69,7 +69,8 @@ pub fn check_names<'a>(
 }
 
 /// The specs `up NAME...` starts: each name and everything it `requires` or `binds_to`,
-/// transitively, in file order; `wants` and `after` edges to components left out are dropped.
+/// transitively, in file order; `wants`, `after` and `uses` edges to components left out are
+/// dropped.
 /// No names: every component.
 pub fn select(stack: &StackFile, names: &[String]) -> Result<Vec<ComponentSpec>, UnknownNames> {
     check_names(names, stack.components.iter().map(|s| s.name.as_str()))?;
@@ -95,6 +96,7 @@ pub fn select(stack: &StackFile, names: &[String]) -> Result<Vec<ComponentSpec>,
             let mut spec = spec.clone();
             spec.wants.retain(|n| chosen.contains(n.as_str()));
             spec.after.retain(|n| chosen.contains(n.as_str()));
+            spec.uses.retain(|n| chosen.contains(n.as_str()));
             spec
         })
         .collect())

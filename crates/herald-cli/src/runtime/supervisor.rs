@@ -63,6 +63,10 @@ pub struct Options {
 
 /// Runs the stack until it is stopped; gives the exit code.
 pub fn run(stack: StackFile, options: Options) -> anyhow::Result<ExitCode> {
+    // Every child finds its stack without `-f`, so a start script can `herald wait` for what
+    // it `uses`.
+    // SAFETY: no other thread exists yet: the runtime and everything else start below.
+    unsafe { std::env::set_var("HERALD_FILE", &stack.path) };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -7,7 +7,7 @@ use super::tree::{Entry, Node};
 use herald::{BackoffSpec, ComponentSpec, Kind, RestartPolicy, StartLimit};
 
 /// Every field a component (or `[defaults]`) may set.
-pub const FIELDS: [&str; 14] = [
+pub const FIELDS: [&str; 15] = [
     "command",
     "env",
     "cwd",
@@ -16,6 +16,7 @@ pub const FIELDS: [&str; 14] = [
     "wants",
     "after",
     "binds_to",
+    "uses",
     "ready",
     "restart",
     "restart_backoff",
@@ -84,6 +85,7 @@ pub fn apply(spec: &mut ComponentSpec, entry: &Entry, place: &str, c: &mut Check
         "wants" => spec.wants = c.strings(node, field, place).unwrap_or_default(),
         "after" => spec.after = c.strings(node, field, place).unwrap_or_default(),
         "binds_to" => spec.binds_to = c.strings(node, field, place).unwrap_or_default(),
+        "uses" => spec.uses = c.strings(node, field, place).unwrap_or_default(),
         "ready" => ready::read(&mut spec.ready, node, place, c),
         "restart" => {
             spec.restart = c

@@ -6,7 +6,7 @@ use super::tree::{Node, Span, Value};
 use herald::ConfigProblem;
 
 /// The dependency fields, in the order a cycle is looked for.
-const DEPENDENCY_FIELDS: [&str; 4] = ["requires", "wants", "after", "binds_to"];
+const DEPENDENCY_FIELDS: [&str; 5] = ["requires", "wants", "after", "binds_to", "uses"];
 
 /// Every component's place, in file order.
 #[derive(Debug, Clone, Default)]

@@ -4,7 +4,9 @@
 //! see how a failure blocks its dependents and how the error chain names the culprit.
 //!
 //! Several components (scheduler, controller managers, kube-proxy, add-ons, and kubelet softly)
-//! wait on the one apiserver signal; the apiserver's readiness is judged once.
+//! wait on the one apiserver signal; the apiserver's readiness is judged once. A metrics agent
+//! `uses` the apiserver lazily: it starts at once, off the critical path, and waits for the
+//! apiserver only when it has metrics to push (`Context::need`).
 
 use herald::{ComponentSpec, RestartPolicy, Stack, State, task};
 use std::collections::HashMap;
@@ -49,13 +51,34 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }),
         );
     }
+    let began = Instant::now();
+    let (pushed_tx, mut pushed) = tokio::sync::oneshot::channel();
+    let pushed_tx = std::sync::Mutex::new(Some(pushed_tx));
+    delays.insert("metrics-agent", Duration::ZERO);
+    stack.add(
+        ComponentSpec::new("metrics-agent").uses(["apiserver"]),
+        task(move |ctx| {
+            let tx = pushed_tx.lock().unwrap().take();
+            async move {
+                ctx.ready();
+                let ready_at = began.elapsed();
+                let apiserver_ready = ctx.signal("apiserver").map(|s| s.state().is_up());
+                // Collecting needs nothing; pushing needs the API server.
+                ctx.need("apiserver").await?;
+                if let Some(tx) = tx {
+                    let _ = tx.send((ready_at, apiserver_ready, began.elapsed()));
+                }
+                ctx.stopped().await;
+                Ok(())
+            }
+        }),
+    );
     if let Some(name) = fail.as_ref().filter(|n| !delays.contains_key(n.as_str())) {
         return Err(format!("no component named {name:?}").into());
     }
 
     let graph = stack.graph()?;
     let critical = graph.critical_path(|name| delays[name]);
-    let began = Instant::now();
     let running = stack.start()?;
     let outcome = running.wait_all().await;
     // Let soft dependents of a failure settle before reporting.
@@ -84,6 +107,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("{name:<26} {at:>9} {waited:>9} {own:>9}  {}", status.state);
     }
     println!();
+    if let Ok((ready_at, apiserver_ready, pushed_at)) = pushed.try_recv() {
+        let before = if apiserver_ready == Some(false) {
+            "before the API server was ready"
+        } else {
+            "with the API server already ready"
+        };
+        println!(
+            "metrics-agent: ready at {}, {before}; it needed the API server and had it at {}",
+            ms(ready_at),
+            ms(pushed_at)
+        );
+    }
     let path: Vec<&str> = critical.path.iter().map(|(n, _)| n.as_str()).collect();
     println!(
         "critical path: {} ({})",

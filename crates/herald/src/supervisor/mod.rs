@@ -286,7 +286,7 @@ impl Supervisor {
     }
 
     async fn dependents_down(&self) {
-        for &(dependent, _) in self.graph.dependents(self.idx) {
+        for dependent in self.graph.stops_after(self.idx) {
             self.bus
                 .signal(dependent)
                 .wait_for(|s| s.state.is_down())

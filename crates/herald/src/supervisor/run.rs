@@ -116,6 +116,8 @@ impl Supervisor {
                     EdgeKind::Requires | EdgeKind::BindsTo => state.is_up(),
                     EdgeKind::Wants => !matches!(state, State::Waiting | State::Starting),
                     EdgeKind::After => state != State::Waiting,
+                    // Waited for where it is needed, never before the start.
+                    EdgeKind::Uses => continue,
                 };
                 pending |= !holds;
                 if holds
