@@ -120,7 +120,7 @@ async fn exited(handle: &mut Option<JoinHandle<Result<(), Failure>>>) -> Result<
             } else {
                 "was cancelled"
             };
-            Err(Failure::new("task", "", reason))
+            Err(Failure::new(crate::CheckKind::Task, "", reason))
         })
     }
 }
@@ -205,10 +205,10 @@ impl Supervisor {
                     EdgeKind::Requires | EdgeKind::BindsTo if state.is_failed() => {
                         let cause = status.error.as_deref().cloned().unwrap_or_else(|| {
                             let name = self.bus.name(*dep).as_ref();
-                            ReadinessError::new(name, "state", "", state.as_str())
+                            ReadinessError::new(name, crate::CheckKind::State, "", state.as_str())
                         });
                         let name = self.spec.name.as_str();
-                        return Err(ReadinessError::blocked(name, kind.as_str(), cause));
+                        return Err(ReadinessError::blocked(name, *kind, cause));
                     }
                     EdgeKind::Requires | EdgeKind::BindsTo => pending |= !state.is_up(),
                     EdgeKind::Wants => pending |= matches!(state, State::Waiting | State::Starting),
@@ -356,7 +356,7 @@ impl Supervisor {
                 _ = &mut deadline, if oneshot => {
                     let timeout = crate::format_duration(self.spec.ready.timeout);
                     let reason = format!("did not complete within {timeout}");
-                    let error = ReadinessError::new(self.spec.name.as_str(), "exit", self.target(), reason);
+                    let error = ReadinessError::new(self.spec.name.as_str(), crate::CheckKind::Exit, self.target(), reason);
                     break Err(error.with_elapsed(started.elapsed()));
                 }
                 _ = self.unbound() => return self.halt(&mut run, End::Unbound).await,
@@ -488,8 +488,12 @@ impl Supervisor {
             }
             (Ok(()), Kind::Service) => {
                 let reason = "exited successfully before it was ready";
-                let error =
-                    ReadinessError::new(self.spec.name.as_str(), "exit", self.target(), reason);
+                let error = ReadinessError::new(
+                    self.spec.name.as_str(),
+                    crate::CheckKind::Exit,
+                    self.target(),
+                    reason,
+                );
                 End::Failed(error.with_elapsed(started.elapsed()))
             }
             (Err(failure), _) => End::Failed(self.failure_error(failure, started)),

@@ -7,6 +7,7 @@
 use super::diagnostics::Diagnostic;
 use super::suggest;
 use super::tree::{Entry, Node, Value};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Collects problems while typing.
@@ -14,6 +15,9 @@ use std::time::Duration;
 pub struct Checker {
     /// Every problem so far.
     pub problems: Vec<Diagnostic>,
+    /// The stack file's folder, which relative paths in checks are taken from (empty: left
+    /// relative).
+    pub base_dir: PathBuf,
 }
 
 impl Checker {

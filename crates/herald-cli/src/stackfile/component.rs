@@ -4,7 +4,7 @@ use super::checker::Checker;
 use super::diagnostics::Diagnostic;
 use super::ready;
 use super::tree::{Entry, Node};
-use herald::{BackoffSpec, ComponentSpec, Kind, RestartPolicy, StartLimit};
+use herald::{BackoffSpec, ComponentSpec, Kind, RestartPolicy, StartLimit, UnixSignal};
 
 /// Every field a component (or `[defaults]`) may set.
 pub const FIELDS: [&str; 14] = [
@@ -93,9 +93,12 @@ pub fn apply(spec: &mut ComponentSpec, entry: &Entry, place: &str, c: &mut Check
         "restart_backoff" => backoff(&mut spec.restart_backoff, node, field, place, c),
         "start_limit" => start_limit(&mut spec.start_limit, node, place, c),
         "stop_signal" => {
-            spec.stop_signal = c
-                .non_empty(node, field, place)
-                .unwrap_or(spec.stop_signal.clone())
+            if let Some(name) = c.non_empty(node, field, place) {
+                match name.parse::<UnixSignal>() {
+                    Ok(signal) => spec.stop_signal = signal,
+                    Err(e) => c.error(node, format!("`{field}` in {place}: {e}")),
+                }
+            }
         }
         "stop_timeout" => {
             spec.stop_timeout = c.duration(node, field, place).unwrap_or(spec.stop_timeout)
@@ -215,9 +218,9 @@ mod tests {
         assert_eq!(s.restart_backoff.initial, Duration::from_millis(100));
         assert_eq!(s.restart_backoff.max, Duration::from_secs(5));
         assert_eq!(s.start_limit.burst, 3);
-        assert_eq!(s.stop_signal, "SIGINT");
+        assert_eq!(s.stop_signal, UnixSignal::INT);
         assert_eq!(s.stop_timeout, Duration::from_secs(2));
-        assert_eq!(s.ready.tcp.as_deref(), Some("127.0.0.1:1"));
+        assert_eq!(s.ready.probes()[0].target(), "127.0.0.1:1");
         assert_eq!(s.ready.timeout, Duration::from_secs(3));
     }
 

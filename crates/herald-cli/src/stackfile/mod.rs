@@ -1,11 +1,13 @@
 //! The stack file: `herald.toml`, or `herald.yaml`/`herald.yml` with the same schema.
 //!
-//! Loading goes: text → a spanned value tree ([`tree`], from [`toml`](self::toml) or
-//! [`yaml`]) → `[defaults]` merged into each component on the tree ([`defaults`]) → each
-//! field typed on its own, every problem collected with its place ([`document`],
-//! [`component`], [`ready`]) → the graph validated by [`herald::Graph`], each of its problems
-//! placed at the field it names ([`locate`]) → relative paths resolved ([`paths`]). Problems
-//! print like rustc's ([`report`]).
+//! Loading goes: text → a spanned value tree (`tree`, from `toml` or `yaml`) → `[defaults]`
+//! merged into each component on the tree (`defaults`) → each field typed on its own, every
+//! problem collected with its place (`document`, `component`, `ready`): the readiness checks
+//! and the stop signal become the library's typed values here, once, with the checks' paths
+//! taken from the file's folder → the graph validated by [`herald::Graph`], each of its
+//! problems placed at the field it names (`locate`) → the remaining relative paths resolved
+//! (`paths`). Problems print like rustc's (`report`). A file that loads is a stack that can
+//! run: nothing is checked again at `up`.
 
 mod checker;
 mod component;
@@ -91,7 +93,10 @@ pub fn parse(path: &Path, text: String) -> Result<StackFile, Diagnostics> {
             return Err(Diagnostics::new(Arc::new(source), problems));
         }
     };
-    let mut checker = checker::Checker::default();
+    let mut checker = checker::Checker {
+        base_dir: dir.clone(),
+        ..checker::Checker::default()
+    };
     let doc = document::read(&root, &mut checker);
     let source = Arc::new(Source {
         display,
