@@ -17,7 +17,8 @@ const PIPE_GRACE: Duration = Duration::from_millis(500);
 
 /// Ready once a command exits 0.
 ///
-/// The command runs directly (no shell unless the argv says `sh -c`), with stdin from
+/// The command runs directly (no shell unless the argv says `sh -c`), with herald's environment
+/// less `NOTIFY_SOCKET` (a check must not speak for herald to its own supervisor), stdin from
 /// `/dev/null`, stdout and stderr captured, in a process group of its own, and SIGKILL as its
 /// parent-death signal, as a component's process is started. Each attempt is bounded
 /// (10 s by default). When an attempt ends — the command exited, the bound passed, or the
@@ -100,7 +101,7 @@ impl ExecProbe {
             _ => PathBuf::from(program),
         };
         let mut command = Command::new(program);
-        command.args(args);
+        command.args(args).env_remove("NOTIFY_SOCKET");
         if let Some(cwd) = &self.cwd {
             command.current_dir(cwd);
         }
