@@ -109,11 +109,21 @@ impl Check {
 pub struct LogPattern(regex::bytes::Regex);
 
 impl LogPattern {
-    /// Compiles `pattern`; a bad expression is refused with the reason.
+    /// Compiles `pattern`; a bad expression is refused with the reason, on one line
+    /// (`bad regular expression: unclosed group`).
     pub fn new(pattern: &str) -> Result<Self, InvalidProbe> {
         regex::bytes::Regex::new(pattern)
             .map(LogPattern)
-            .map_err(|e| InvalidProbe::new(format!("bad regular expression: {e}")))
+            .map_err(|e| {
+                // A syntax error is several lines: the pattern, a caret, then `error: <why>`.
+                let text = e.to_string();
+                let why = text
+                    .lines()
+                    .rev()
+                    .find_map(|line| line.strip_prefix("error: "))
+                    .unwrap_or(&text);
+                InvalidProbe::new(format!("bad regular expression: {why}"))
+            })
     }
 
     /// The expression, as written.
@@ -478,7 +488,10 @@ mod tests {
             ]
         );
         assert!(found["ready.tcp"][0].contains("host:port"), "{found:?}");
-        assert!(found["ready.log"][0].starts_with("bad regular expression"));
+        assert_eq!(
+            found["ready.log"],
+            ["bad regular expression: unclosed group"]
+        );
         let bad_status = problems(json!({"http": "http://x/", "status": 600}));
         assert_eq!(
             bad_status["ready.status"],
