@@ -27,6 +27,7 @@ fn the_corpus_covers_every_kind_of_problem() {
         "bad-checks.toml",
         "bad-duration.toml",
         "bad-enum.toml",
+        "compose-problems.yaml",
         "duplicate-component.toml",
         "duplicate-component.yaml",
         "empty-command.yaml",

@@ -140,6 +140,10 @@ pub struct ComponentSpec {
     /// Like `requires`, and stopped and started again with the dependency.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub binds_to: Vec<String>,
+    /// The profiles the component belongs to: a front end that knows which profiles are
+    /// active leaves it out unless one of these is (none: always in). The engine ignores it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub profiles: Vec<String>,
     /// Readiness checks.
     #[serde(default)]
     pub ready: ReadySpec,
@@ -173,6 +177,7 @@ impl ComponentSpec {
             wants: Vec::new(),
             after: Vec::new(),
             binds_to: Vec::new(),
+            profiles: Vec::new(),
             ready: ReadySpec::default(),
             restart: RestartPolicy::default(),
             restart_backoff: BackoffSpec::default(),
