@@ -13,6 +13,7 @@
 //! assert_eq!(spec.requires, vec!["etcd".to_string()]);
 //! ```
 
+mod form;
 mod ready;
 mod signal;
 
