@@ -9,7 +9,8 @@
 //! cargo run --release -p herald-bench --example detection -- 100
 //! ```
 
-use herald::{ComponentSpec, ProcessHost, ReadySpec, Stack, State, probes_for};
+use herald::probe::TcpProbe;
+use herald::{Check, ComponentSpec, ProcessHost, ReadySpec, Stack, State};
 use herald_bench::procfs::monotonic_ns;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -58,13 +59,13 @@ async fn measure(
     let host = ProcessHost::new(dir.path().join("state"))?;
     let mut ready = ReadySpec::default();
     let via_arg = if via == "notify" {
-        ready.notify = true;
+        ready.add(Check::Notify);
         "notify".to_string()
     } else {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
-        ready.tcp = Some(format!("127.0.0.1:{port}"));
+        ready.add(Check::Tcp(TcpProbe::new(format!("127.0.0.1:{port}"))?));
         format!("tcp:{port}")
     };
     let spec = ComponentSpec::new("fixture")
@@ -77,10 +78,9 @@ async fn measure(
             "--record".into(),
             record.display().to_string(),
         ])
-        .ready(ready.clone())
+        .ready(ready)
         .stop_timeout(Duration::from_secs(2));
-    let probes = probes_for("fixture", &ready, dir.path()).map_err(|p| format!("{p:?}"))?;
-    let component = host.process(&spec, probes).map_err(|p| p.to_string())?;
+    let component = host.process(&spec).map_err(|p| p.to_string())?;
     let mut stack = Stack::new();
     let mut events = stack.subscribe();
     stack.add(spec, component);

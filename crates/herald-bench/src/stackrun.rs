@@ -28,9 +28,7 @@ async fn run_async(file: &Path, out: &Path) -> Result<(), Box<dyn std::error::Er
     let host = ProcessHost::new(&stack_file.state_dir)?;
     let mut stack = Stack::new();
     for spec in &stack_file.components {
-        let probes = herald::probes_for(&spec.name, &spec.ready, stack_file.dir())
-            .map_err(|p| format!("{} problems in {}", p.len(), spec.name))?;
-        let process = host.process(spec, probes)?;
+        let process = host.process(spec)?;
         stack.add(spec.clone(), process);
     }
     let mut events = stack.subscribe();

@@ -33,6 +33,17 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
+    /// Also take the components of profile NAME (repeatable)
+    #[arg(
+        long = "profile",
+        value_name = "NAME",
+        env = "HERALD_PROFILES",
+        hide_env_values = true,
+        value_delimiter = ',',
+        global = true
+    )]
+    pub profiles: Vec<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -68,6 +79,17 @@ Examples:
   herald graph --format dot | dot -Tsvg > graph.svg
   herald graph --format mermaid >> README.md")]
     Graph(GraphArgs),
+
+    /// Print the stack as it is read: defaults merged, variables substituted, profiles applied
+    #[command(after_help = "\
+Prints a TOML stack file that `herald check` accepts unchanged (every `$` written `$$`,
+relative paths made absolute), or with --json the same as data.
+
+Examples:
+  herald config
+  herald config --profile debug > resolved.toml
+  herald config --json | jq '.components.etcd.env'")]
+    Config,
 
     /// Print a shell completion script
     #[command(after_help = "\
@@ -246,6 +268,7 @@ impl Cli {
             Command::Stack(cmd) => cmd.name(),
             Command::Check => "check",
             Command::Graph(_) => "graph",
+            Command::Config => "config",
             Command::Completions(_) => "completions",
         }
     }

@@ -49,15 +49,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime::run_stack_command(request, stack)
         }
         Command::Check => {
-            let problems = runtime::build::problems(&stack);
-            if !problems.is_empty() {
-                if cli.json {
-                    println!("{}", problems.to_json());
-                } else {
-                    eprintln!("{}", problems.render(color()));
-                }
-                return Ok(ExitCode::from(USAGE));
-            }
             check_ok(&stack, cli.json);
             Ok(ExitCode::SUCCESS)
         }
@@ -71,6 +62,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", graph_view::render(&stack, &graph, format));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Config => {
+            if cli.json {
+                let json = stack.resolved_json();
+                println!("{}", serde_json::to_string_pretty(&json)?);
+            } else {
+                print!("{}", stack.resolved_toml());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Completions(_) => Ok(ExitCode::SUCCESS),
     }
 }
@@ -79,7 +79,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn load(cli: &Cli) -> Result<StackFile, ExitCode> {
     let dir = std::env::current_dir().unwrap_or_default();
     let path = stackfile_path(cli, &dir)?;
-    stackfile::load(&path).map_err(|problems| {
+    let options = stackfile::LoadOptions {
+        profiles: cli.profiles.clone(),
+    };
+    stackfile::load_with(&path, &options).map_err(|problems| {
         if cli.json {
             println!("{}", problems.to_json());
         } else {

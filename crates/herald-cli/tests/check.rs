@@ -24,8 +24,10 @@ fn corpus() -> Vec<String> {
 #[test]
 fn the_corpus_covers_every_kind_of_problem() {
     let expected = [
+        "bad-checks.toml",
         "bad-duration.toml",
         "bad-enum.toml",
+        "compose-problems.yaml",
         "duplicate-component.toml",
         "duplicate-component.yaml",
         "empty-command.yaml",
@@ -115,4 +117,20 @@ fn a_missing_file_is_a_bad_stack_file() {
     let output = common::herald_in(&empty, &["check"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("no herald.toml, herald.yaml or herald.yml"));
+}
+
+#[test]
+fn up_refuses_exactly_what_check_refuses() {
+    // One validation serves both: the same problems, placed the same way, before anything runs.
+    for file in ["bad-checks.toml", "several-problems.toml"] {
+        let path = format!("tests/corpus/{file}");
+        let check = herald(&["-f", &path, "check"]);
+        let up = herald(&["-f", &path, "up", "--detach"]);
+        assert_eq!(up.status.code(), Some(2), "{file}: {}", stderr(&up));
+        assert_eq!(stderr(&up), stderr(&check), "{file}");
+        assert!(
+            !Path::new("tests/corpus/.herald").exists(),
+            "{file}: nothing ran"
+        );
+    }
 }

@@ -19,7 +19,7 @@ fn toml_and_yaml_load_to_the_same_specs() {
     assert_eq!(certs.kind, Kind::Oneshot);
     assert_eq!(certs.cwd.as_deref(), Some(toml.dir()));
     let etcd = &toml.components[2];
-    assert!(etcd.ready.notify);
+    assert!(etcd.ready.notify());
     assert_eq!(etcd.ready.timeout, std::time::Duration::from_secs(10));
     assert_eq!(
         etcd.stop_timeout,
@@ -27,7 +27,15 @@ fn toml_and_yaml_load_to_the_same_specs() {
         "from [defaults]"
     );
     let kubelet = &toml.components[4];
-    let ready_file = kubelet.ready.file.as_deref().expect("a file check");
+    let ready_file = kubelet
+        .ready
+        .checks()
+        .iter()
+        .find_map(|check| match check {
+            herald::Check::File(probe) => Some(probe.path()),
+            _ => None,
+        })
+        .expect("a file check");
     assert_eq!(ready_file, toml.dir().join(".herald/kubelet.ready"));
     let apiserver = &toml.components[3];
     assert_eq!(

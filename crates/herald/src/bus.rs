@@ -80,7 +80,7 @@ impl Signal {
             _ => Err(status.error.as_deref().cloned().unwrap_or_else(|| {
                 ReadinessError::new(
                     self.name.as_ref(),
-                    "state",
+                    crate::CheckKind::State,
                     "",
                     format!("{} before it was ready", status.state),
                 )

@@ -7,7 +7,7 @@
 //! many waiters there are.
 
 use crate::bus::Bus;
-use crate::{ComponentSpec, Signal};
+use crate::{CheckKind, ComponentSpec, Signal};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -25,7 +25,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub struct Failure {
     /// What failed: `exit` for a process that exited, `spawn` when it could not start, `task`
     /// for an in-process task's error.
-    pub check: String,
+    pub check: CheckKind,
     /// What it concerns: the program, or the task's name.
     pub target: String,
     /// Why, in words (`exited with status 1`, `killed by SIGKILL`, the task's error).
@@ -34,13 +34,9 @@ pub struct Failure {
 
 impl Failure {
     /// A failure of `check` on `target` for `reason`.
-    pub fn new(
-        check: impl Into<String>,
-        target: impl Into<String>,
-        reason: impl Into<String>,
-    ) -> Self {
+    pub fn new(check: CheckKind, target: impl Into<String>, reason: impl Into<String>) -> Self {
         Self {
-            check: check.into(),
+            check,
             target: target.into(),
             reason: reason.into(),
         }
@@ -56,7 +52,7 @@ impl Failure {
 /// pending attempt run early. A probe that passed is not called again in that start.
 pub trait Probe: Send + Sync + 'static {
     /// The check kind, as errors name it: `tcp`, `http`, `exec`, ...
-    fn kind(&self) -> &str;
+    fn kind(&self) -> CheckKind;
     /// What is probed: an address, a URL, a path.
     fn target(&self) -> String;
     /// One attempt: `Ok` once ready, otherwise the reason it is not (yet).
@@ -68,7 +64,7 @@ pub trait Probe: Send + Sync + 'static {
 pub struct Readiness {
     /// The event-driven check the component settles itself through [`Context::ready`]
     /// (`notify`, `log`, `task`), as `(kind, target)`; `None` when it does not signal.
-    pub signal: Option<(String, String)>,
+    pub signal: Option<(CheckKind, String)>,
     /// The probes the engine runs. All must pass, and the signal too if there is one.
     pub probes: Vec<Arc<dyn Probe>>,
 }
@@ -245,7 +241,7 @@ impl Context {
             return Ok(());
         }
         let error = status.error.as_deref().cloned().unwrap_or_else(|| {
-            crate::ReadinessError::new(name, "state", "", status.state.as_str())
+            crate::ReadinessError::new(name, crate::CheckKind::State, "", status.state.as_str())
         });
         Err(NeedError::Failed(error))
     }
@@ -334,13 +330,13 @@ impl Component for Task {
         let fut = (self.run)(ctx);
         Box::pin(async move {
             fut.await
-                .map_err(|e| Failure::new("task", name, e.to_string()))
+                .map_err(|e| Failure::new(CheckKind::Task, name, e.to_string()))
         })
     }
 
     fn readiness(&self) -> Readiness {
         Readiness {
-            signal: self.signals.then(|| ("task".to_string(), String::new())),
+            signal: self.signals.then(|| (CheckKind::Task, String::new())),
             probes: self.probes.clone(),
         }
     }

@@ -1,8 +1,185 @@
 //! Errors that carry data: why a component never became ready, and what is wrong with a stack.
 
-use serde::{Deserialize, Serialize};
+use crate::EdgeKind;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
+
+/// What kind of check failed: a readiness check of `ready`, one of the engine's own checks
+/// (the run's exit, its spawn, a task's error, a state seen), or, for a blocked component, the
+/// dependency kind that blocked it.
+///
+/// It is written as its name in errors and JSON (`"http"`, `"exit"`, `"requires"`), and read
+/// back the same way; a name herald does not know (a probe of the program's own, say) is kept
+/// as [`CheckKind::Other`].
+///
+/// ```
+/// use herald::CheckKind;
+/// assert_eq!(CheckKind::Http.as_str(), "http");
+/// assert_eq!("binds_to".parse::<CheckKind>(), Ok(CheckKind::BindsTo));
+/// assert_eq!("count".parse::<CheckKind>(), Ok(CheckKind::other("count")));
+/// assert_eq!(serde_json::to_string(&CheckKind::NotifyAndLog).unwrap(), r#""notify+log""#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CheckKind {
+    /// `READY=1` on the notify socket.
+    Notify,
+    /// A TCP connect.
+    Tcp,
+    /// An HTTP GET.
+    Http,
+    /// A command that must exit 0.
+    Exec,
+    /// A path that must exist.
+    File,
+    /// A unix socket connect.
+    Unix,
+    /// A line of output matching a regular expression.
+    Log,
+    /// A grpc.health.v1 Check.
+    Grpc,
+    /// Both `notify` and `log`, as one signal: `notify+log`.
+    NotifyAndLog,
+    /// The run exited (before it was ready, or unsuccessfully).
+    Exit,
+    /// The process could not be started.
+    Spawn,
+    /// An in-process task's own signal or error.
+    Task,
+    /// A state seen where another was needed (`stopped before it was ready`).
+    State,
+    /// The watchdog period passed without a `WATCHDOG=1`.
+    Watchdog,
+    /// A check after ready (`live`) failed.
+    Live,
+    /// Blocked by a `requires` dependency.
+    Requires,
+    /// Through a `wants` dependency.
+    Wants,
+    /// Through an `after` dependency.
+    After,
+    /// Blocked by a `binds_to` dependency.
+    BindsTo,
+    /// Through a `uses` dependency (a component's own wait for it).
+    Uses,
+    /// A kind herald does not define, such as a probe of the program's own.
+    Other(Cow<'static, str>),
+}
+
+/// Every kind herald names, in declaration order.
+const NAMED_KINDS: [CheckKind; 20] = [
+    CheckKind::Notify,
+    CheckKind::Tcp,
+    CheckKind::Http,
+    CheckKind::Exec,
+    CheckKind::File,
+    CheckKind::Unix,
+    CheckKind::Log,
+    CheckKind::Grpc,
+    CheckKind::NotifyAndLog,
+    CheckKind::Exit,
+    CheckKind::Spawn,
+    CheckKind::Task,
+    CheckKind::State,
+    CheckKind::Watchdog,
+    CheckKind::Live,
+    CheckKind::Requires,
+    CheckKind::Wants,
+    CheckKind::After,
+    CheckKind::BindsTo,
+    CheckKind::Uses,
+];
+
+impl CheckKind {
+    /// A kind of the program's own, named `name`.
+    pub const fn other(name: &'static str) -> Self {
+        CheckKind::Other(Cow::Borrowed(name))
+    }
+
+    /// The name, as errors and JSON write it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            CheckKind::Notify => "notify",
+            CheckKind::Tcp => "tcp",
+            CheckKind::Http => "http",
+            CheckKind::Exec => "exec",
+            CheckKind::File => "file",
+            CheckKind::Unix => "unix",
+            CheckKind::Log => "log",
+            CheckKind::Grpc => "grpc",
+            CheckKind::NotifyAndLog => "notify+log",
+            CheckKind::Exit => "exit",
+            CheckKind::Spawn => "spawn",
+            CheckKind::Task => "task",
+            CheckKind::State => "state",
+            CheckKind::Watchdog => "watchdog",
+            CheckKind::Live => "live",
+            CheckKind::Requires => "requires",
+            CheckKind::Wants => "wants",
+            CheckKind::After => "after",
+            CheckKind::BindsTo => "binds_to",
+            CheckKind::Uses => "uses",
+            CheckKind::Other(name) => name,
+        }
+    }
+}
+
+impl std::str::FromStr for CheckKind {
+    type Err = std::convert::Infallible;
+
+    /// The kind named `name`; [`CheckKind::Other`] for a name herald does not define.
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Ok(NAMED_KINDS
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+            .unwrap_or_else(|| CheckKind::Other(Cow::Owned(name.to_string()))))
+    }
+}
+
+impl From<EdgeKind> for CheckKind {
+    fn from(edge: EdgeKind) -> Self {
+        match edge {
+            EdgeKind::Requires => CheckKind::Requires,
+            EdgeKind::Wants => CheckKind::Wants,
+            EdgeKind::After => CheckKind::After,
+            EdgeKind::BindsTo => CheckKind::BindsTo,
+            EdgeKind::Uses => CheckKind::Uses,
+        }
+    }
+}
+
+impl fmt::Display for CheckKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for CheckKind {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for CheckKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl Serialize for CheckKind {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for CheckKind {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = Cow::<'de, str>::deserialize(deserializer)?;
+        let Ok(kind) = name.parse();
+        Ok(kind)
+    }
+}
 
 /// Why a component failed to become ready, or was blocked by a dependency.
 ///
@@ -12,11 +189,11 @@ use std::time::Duration;
 /// dependency's own error.
 ///
 /// ```
-/// use herald::ReadinessError;
-/// let etcd = ReadinessError::new("etcd", "http", "http://127.0.0.1:2379/health", "connection refused")
+/// use herald::{CheckKind, EdgeKind, ReadinessError};
+/// let etcd = ReadinessError::new("etcd", CheckKind::Http, "http://127.0.0.1:2379/health", "connection refused")
 ///     .with_attempts(41)
 ///     .with_elapsed(std::time::Duration::from_secs(30));
-/// let apiserver = ReadinessError::blocked("apiserver", "requires", etcd);
+/// let apiserver = ReadinessError::blocked("apiserver", EdgeKind::Requires, etcd);
 /// assert_eq!(
 ///     apiserver.to_string(),
 ///     "apiserver blocked: requires etcd, which failed\n  \
@@ -29,7 +206,7 @@ pub struct ReadinessError {
     pub component: String,
     /// The kind of check that failed (`http`, `tcp`, `notify`, `exit`, `task`, ...) or, when
     /// blocked, the dependency kind (`requires`, `binds_to`).
-    pub check: String,
+    pub check: CheckKind,
     /// What was checked: a URL, an address, a path, or the dependency's name.
     pub target: String,
     /// The last reason seen.
@@ -47,13 +224,13 @@ impl ReadinessError {
     /// A failure of `check` against `target` for `reason`, with no attempts counted yet.
     pub fn new(
         component: impl Into<String>,
-        check: impl Into<String>,
+        check: CheckKind,
         target: impl Into<String>,
         reason: impl Into<String>,
     ) -> Self {
         Self {
             component: component.into(),
-            check: check.into(),
+            check,
             target: target.into(),
             reason: reason.into(),
             attempts: 0,
@@ -63,17 +240,17 @@ impl ReadinessError {
     }
 
     /// The error of `component`, blocked through its `kind` dependency that failed with `cause`.
-    pub fn blocked(component: impl Into<String>, kind: &str, cause: ReadinessError) -> Self {
+    pub fn blocked(component: impl Into<String>, kind: EdgeKind, cause: ReadinessError) -> Self {
         let verb = if cause.is_blocked() {
             "is blocked"
         } else {
             "failed"
         };
-        let reason = format!("{kind} {}, which {verb}", cause.component);
+        let reason = format!("{} {}, which {verb}", kind.as_str(), cause.component);
         Self {
             target: cause.component.clone(),
             cause: Some(Box::new(cause)),
-            ..Self::new(component, kind, "", reason)
+            ..Self::new(component, kind.into(), "", reason)
         }
     }
 
@@ -216,15 +393,20 @@ mod tests {
     use super::*;
 
     fn etcd() -> ReadinessError {
-        ReadinessError::new("etcd", "tcp", "127.0.0.1:2379", "connection refused")
-            .with_attempts(3)
-            .with_elapsed(Duration::from_millis(1500))
+        ReadinessError::new(
+            "etcd",
+            CheckKind::Tcp,
+            "127.0.0.1:2379",
+            "connection refused",
+        )
+        .with_attempts(3)
+        .with_elapsed(Duration::from_millis(1500))
     }
 
     #[test]
     fn chain_prints_one_level_per_line() {
-        let api = ReadinessError::blocked("apiserver", "requires", etcd());
-        let sched = ReadinessError::blocked("scheduler", "binds_to", api);
+        let api = ReadinessError::blocked("apiserver", EdgeKind::Requires, etcd());
+        let sched = ReadinessError::blocked("scheduler", EdgeKind::BindsTo, api);
         let text = sched.to_string();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
@@ -241,7 +423,7 @@ mod tests {
 
     #[test]
     fn serialises_with_the_contract_fields() {
-        let api = ReadinessError::blocked("apiserver", "requires", etcd());
+        let api = ReadinessError::blocked("apiserver", EdgeKind::Requires, etcd());
         let json = serde_json::to_value(&api).unwrap();
         for key in [
             "component",
@@ -255,8 +437,24 @@ mod tests {
             assert!(json.get(key).is_some(), "missing {key} in {json}");
         }
         assert_eq!(json["cause"]["elapsed_ms"], 1500);
+        assert_eq!(json["check"], "requires");
+        assert_eq!(json["cause"]["check"], "tcp");
         let back: ReadinessError = serde_json::from_value(json).unwrap();
         assert_eq!(back, api);
+    }
+
+    #[test]
+    fn every_kind_reads_back_from_its_name() {
+        for kind in NAMED_KINDS {
+            let name = kind.as_str();
+            assert_eq!(name.parse::<CheckKind>(), Ok(kind.clone()));
+            assert!(!matches!(name.parse(), Ok(CheckKind::Other(_))), "{name}");
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(serde_json::from_str::<CheckKind>(&json).unwrap(), kind);
+        }
+        let custom: CheckKind = serde_json::from_str(r#""count""#).unwrap();
+        assert_eq!(custom, CheckKind::other("count"));
+        assert_eq!(custom, "count");
     }
 
     #[test]

@@ -93,8 +93,9 @@
 //! - Child processes ([`Process`], built by a [`ProcessHost`] that one stack's processes
 //!   share): each in its own process group, its output captured to per-component logs, its
 //!   readiness from `READY=1` on the stack's notify socket, a log line, or [`probe`]s (tcp,
-//!   http, exec, file, unix socket, gRPC health) built from its [`ReadySpec`] by
-//!   [`probes_for`]. Children never outlive herald, even when herald is killed.
+//!   http, exec, file, unix socket, gRPC health): the [`Check`]s of its [`ReadySpec`], each
+//!   checked once, when the spec is made. Children never outlive herald, even when herald is
+//!   killed.
 //!
 //! Both live in one graph; the engine does not care which is which.
 //!
@@ -161,11 +162,13 @@ pub use component::{
     BoxError, BoxFuture, Component, Context, Failure, NeedError, Probe, Readiness, Task, task,
 };
 pub use duration::{format_duration, parse_duration};
-pub use error::{ConfigError, ConfigProblem, ReadinessError};
+pub use error::{CheckKind, ConfigError, ConfigProblem, ReadinessError};
 pub use event::{Dependencies, Event, Events, Record, Release, RunHeader, RunTag};
 pub use graph::{CriticalPath, Edge, EdgeKind, Graph};
-pub use probe::probes_for;
 pub use process::{LogHub, LogLine, Process, ProcessHost, Stream};
-pub use spec::{BackoffSpec, ComponentSpec, Kind, ReadySpec, RestartPolicy, StartLimit};
+pub use spec::{
+    BackoffSpec, Check, ComponentSpec, Kind, LogPattern, ReadySpec, RestartPolicy, StartLimit,
+    UnixSignal, UnknownSignal,
+};
 pub use stack::{Running, Stack, UnknownComponent};
 pub use state::{State, Status};

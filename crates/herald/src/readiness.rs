@@ -130,8 +130,8 @@ mod tests {
     }
 
     impl Probe for ReadyAfter {
-        fn kind(&self) -> &str {
-            "count"
+        fn kind(&self) -> crate::CheckKind {
+            crate::CheckKind::other("count")
         }
         fn target(&self) -> String {
             "n".into()
@@ -209,7 +209,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_signal_is_awaited_not_polled() {
         let readiness = Readiness {
-            signal: Some(("notify".into(), "sock".into())),
+            signal: Some((crate::CheckKind::Notify, "sock".into())),
             probes: vec![],
         };
         let spent = Arc::new(AtomicU32::new(0));
@@ -237,7 +237,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_missing_signal_times_out_with_its_kind() {
         let readiness = Readiness {
-            signal: Some(("notify".into(), "sock".into())),
+            signal: Some((crate::CheckKind::Notify, "sock".into())),
             probes: vec![],
         };
         let spent = AtomicU32::new(0);
@@ -263,8 +263,8 @@ mod tests {
     }
 
     impl Probe for Recorder {
-        fn kind(&self) -> &str {
-            "record"
+        fn kind(&self) -> crate::CheckKind {
+            crate::CheckKind::other("record")
         }
         fn target(&self) -> String {
             "r".into()

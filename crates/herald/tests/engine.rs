@@ -109,8 +109,8 @@ struct CountingProbe {
 }
 
 impl Probe for CountingProbe {
-    fn kind(&self) -> &str {
-        "counting"
+    fn kind(&self) -> herald::CheckKind {
+        herald::CheckKind::other("counting")
     }
     fn target(&self) -> String {
         "apiserver/readyz".into()
@@ -141,7 +141,7 @@ async fn a_thousand_waiters_share_one_check_loop() {
     });
     struct Shared(Arc<CountingProbe>);
     impl Probe for Shared {
-        fn kind(&self) -> &str {
+        fn kind(&self) -> herald::CheckKind {
             self.0.kind()
         }
         fn target(&self) -> String {

@@ -39,7 +39,7 @@ fn stack_host() {
                 pidfile.to_str().unwrap(),
                 "--hang",
             ]));
-            stack.add(spec.clone(), host.process(&spec, vec![]).unwrap());
+            stack.add(spec.clone(), host.process(&spec).unwrap());
         }
         let running = stack.start().unwrap();
         running.wait_all().await.unwrap();

@@ -271,7 +271,7 @@ async fn a_forced_stop_leaves_no_reader_on_a_strays_output() {
         .command(["sh", "-c", &script])
         .stop_timeout(ms(100));
     let mut stack = Stack::new();
-    stack.add(spec.clone(), host.process(&spec, vec![]).unwrap());
+    stack.add(spec.clone(), host.process(&spec).unwrap());
     let running = stack.start().unwrap();
     running.wait_all().await.unwrap();
     let stray = common::read_pids(&pidfile, 1)[0];

@@ -37,7 +37,7 @@ async fn a_task_becomes_ready_once_its_listener_accepts() {
             Ok(())
         })
         .ready_on_start()
-        .probe(TcpProbe::new(format!("127.0.0.1:{port}"))),
+        .probe(TcpProbe::new(format!("127.0.0.1:{port}")).unwrap()),
     );
     stack.add(
         ComponentSpec::new("app").requires(["db"]),
@@ -84,8 +84,8 @@ async fn a_probe_that_never_passes_fails_with_its_reason() {
             Ok(())
         })
         .ready_on_start()
-        .probe(TcpProbe::new(format!("127.0.0.1:{port}")))
-        .probe(FileProbe::new(&flag)),
+        .probe(TcpProbe::new(format!("127.0.0.1:{port}")).unwrap())
+        .probe(FileProbe::new(&flag).unwrap()),
     );
     stack.add(
         ComponentSpec::new("app").requires(["db"]),

@@ -4,8 +4,8 @@ mod common;
 
 use common::{alive, eventually, exists, fixture_cmd, instant_ns, read_pids};
 use herald::{
-    ComponentSpec, ConfigProblem, Event, Events, Kind, ProcessHost, ReadySpec, RestartPolicy,
-    Running, Stack, State, Stream,
+    Check, ComponentSpec, ConfigProblem, Event, Events, Kind, LogPattern, ProcessHost, ReadySpec,
+    RestartPolicy, Running, Stack, State, Stream, UnixSignal,
 };
 use std::future::Future;
 use std::path::Path;
@@ -31,7 +31,7 @@ fn start(host: &ProcessHost, specs: &[ComponentSpec]) -> (Running, Events) {
     let mut stack = Stack::new();
     let events = stack.subscribe();
     for spec in specs {
-        let process = host.process(spec, vec![]).expect("a valid spec");
+        let process = host.process(spec).expect("a valid spec");
         stack.add(spec.clone(), process);
     }
     (stack.start().expect("a valid graph"), events)
@@ -54,11 +54,12 @@ async fn events_until(events: &mut Events, mut done: impl FnMut(&Event) -> bool)
     seen
 }
 
+fn log(pattern: &str) -> Check {
+    Check::Log(LogPattern::new(pattern).expect("a valid expression"))
+}
+
 fn notify() -> ReadySpec {
-    ReadySpec {
-        notify: true,
-        ..ReadySpec::default()
-    }
+    ReadySpec::default().with(Check::Notify)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -112,10 +113,8 @@ async fn log_line_marks_ready_and_lands_in_the_log_file() {
     let dir = tempfile::tempdir().unwrap();
     let host = ProcessHost::new(dir.path()).unwrap();
     let mut live = host.logs().subscribe();
-    let spec = fixture("web", &["--ready-after", "50ms", "--via", "log"]).ready(ReadySpec {
-        log: Some("^READ[Y]$".into()),
-        ..ReadySpec::default()
-    });
+    let spec = fixture("web", &["--ready-after", "50ms", "--via", "log"])
+        .ready(ReadySpec::default().with(log("^READ[Y]$")));
     let (running, _events) = start(&host, &[spec]);
     within("ready", running.wait_all()).await.unwrap();
     assert_eq!(running.probes_spent("web"), Some(0));
@@ -441,7 +440,7 @@ async fn one_component_cannot_mark_another_ready() {
 async fn bad_specs_are_refused_naming_the_field() {
     let dir = tempfile::tempdir().unwrap();
     let host = ProcessHost::new(dir.path()).unwrap();
-    let field = |spec: &ComponentSpec| match host.process(spec, vec![]).unwrap_err() {
+    let field = |spec: &ComponentSpec| match host.process(spec).unwrap_err() {
         ConfigProblem::Invalid {
             component, field, ..
         } => (component, field),
@@ -451,22 +450,21 @@ async fn bad_specs_are_refused_naming_the_field() {
         field(&ComponentSpec::new("a")),
         ("a".to_string(), "command".to_string())
     );
-    let mut spec = ComponentSpec::new("b").command(["true"]);
-    spec.stop_signal = "SIGNOPE".into();
-    assert_eq!(field(&spec).1, "stop_signal");
-    spec.stop_signal = "TERM".into();
-    spec.ready.log = Some("(unclosed".into());
-    assert_eq!(field(&spec).1, "ready.log");
-    spec.ready.log = None;
-    assert!(host.process(&spec, vec![]).is_ok());
+    // Every other value was checked when the spec was made: a bad one cannot get this far.
+    assert!(LogPattern::new("(unclosed").is_err());
+    assert!("SIGNOPE".parse::<UnixSignal>().is_err());
+    let spec = ComponentSpec::new("b")
+        .command(["true"])
+        .ready(ReadySpec::default().with(log("x")));
+    assert!(host.process(&spec).is_ok());
 }
 
 /// A probe that passes once a file exists.
 struct FileExists(std::path::PathBuf);
 
 impl herald::Probe for FileExists {
-    fn kind(&self) -> &str {
-        "file"
+    fn kind(&self) -> herald::CheckKind {
+        herald::CheckKind::File
     }
     fn target(&self) -> String {
         self.0.display().to_string()
@@ -497,7 +495,7 @@ async fn outside_probes_given_to_a_process_must_pass() {
         ],
     );
     let probe: std::sync::Arc<dyn herald::Probe> = std::sync::Arc::new(FileExists(marker.clone()));
-    let process = host.process(&spec, vec![probe]).unwrap();
+    let process = host.process_with(&spec, [probe]).unwrap();
     let readiness = process.readiness();
     assert!(readiness.signal.is_none());
     assert_eq!(readiness.probes.len(), 1);
@@ -519,8 +517,8 @@ struct Echoed {
 }
 
 impl herald::Probe for Echoed {
-    fn kind(&self) -> &str {
-        "echoed"
+    fn kind(&self) -> herald::CheckKind {
+        herald::CheckKind::other("echoed")
     }
     fn target(&self) -> String {
         "fifo".into()
@@ -574,7 +572,9 @@ async fn output_brings_pending_probes_forward() {
         calls: Default::default(),
         pass_at: 300,
     });
-    let process = host.process(&spec, vec![probe]).unwrap();
+    let process = host
+        .process_with(&spec, [probe as std::sync::Arc<dyn herald::Probe>])
+        .unwrap();
     let mut stack = Stack::new();
     stack.add(spec, process);
     let running = stack.start().unwrap();
@@ -671,14 +671,14 @@ async fn notify_and_log_together_and_what_children_get() {
     );
     let mut spec = ComponentSpec::new("both")
         .command(["sh", "-c", &script])
-        .ready(ReadySpec {
-            notify: true,
-            log: Some("^I am both".into()),
-            ..ReadySpec::default()
-        });
+        .ready(
+            ReadySpec::default()
+                .with(Check::Notify)
+                .with(log("^I am both")),
+        );
     spec.env.insert("FLAVOUR".into(), "mint".into());
     spec.cwd = Some(work.clone());
-    let process = host.process(&spec, vec![]).unwrap();
+    let process = host.process(&spec).unwrap();
     let (kind, _) = process.readiness().signal.unwrap();
     assert_eq!(kind, "notify+log");
     let (running, _events) = start(&host, &[spec]);
@@ -711,14 +711,11 @@ async fn the_stop_signal_reaches_the_whole_group() {
         trap(&leader, "wait $m; "),
         trap(&member, ""),
     );
-    let mut spec = ComponentSpec::new("polite")
+    let spec = ComponentSpec::new("polite")
         .command(["sh", "-c", &script])
-        .ready(ReadySpec {
-            log: Some("^member armed$".into()),
-            ..ReadySpec::default()
-        })
-        .stop_timeout(Duration::from_secs(600));
-    spec.stop_signal = "SIGUSR1".into();
+        .ready(ReadySpec::default().with(log("^member armed$")))
+        .stop_timeout(Duration::from_secs(600))
+        .stop_signal(UnixSignal::USR1);
     let (running, _events) = start(&host, &[spec]);
     within("ready", running.wait_all()).await.unwrap();
     within("shutdown", running.shutdown()).await;

@@ -1,27 +1,11 @@
-//! From a stack file to a runnable [`Stack`]: the checks the process layer makes, the
-//! selection `up NAME...` asks for, and the components themselves.
+//! From a stack file to a runnable [`Stack`]: the selection `up NAME...` asks for, and the
+//! components themselves. Nothing is checked again here: the stack file's reader made every
+//! value typed (checks, signals), so a file that `herald check` passed is a stack that can run.
 
-use crate::stackfile::{Diagnostics, StackFile};
-use herald::{ComponentSpec, ConfigProblem, ProcessHost, Stack, probes_for};
+use crate::stackfile::StackFile;
+use herald::{ComponentSpec, ConfigProblem, ProcessHost, Stack};
 use std::collections::BTreeSet;
 use std::fmt;
-
-/// Every problem the process layer finds in the file's components (bad readiness targets, an
-/// unknown stop signal, a bad `ready.log` expression), each placed at the field it names.
-pub fn problems(stack: &StackFile) -> Diagnostics {
-    let mut diagnostics = stack.diagnostics();
-    for spec in &stack.components {
-        if let Err(problems) = probes_for(&spec.name, &spec.ready, stack.dir()) {
-            for problem in &problems {
-                diagnostics.push_problem(problem);
-            }
-        }
-        for problem in ProcessHost::validate(spec) {
-            diagnostics.push_problem(&problem);
-        }
-    }
-    diagnostics
-}
 
 /// Names that are not components of the stack.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,34 +86,15 @@ pub fn select(stack: &StackFile, names: &[String]) -> Result<Vec<ComponentSpec>,
         .collect())
 }
 
-/// The stack of `specs`, each a process of `host` with its outside checks.
-pub fn stack(
-    specs: &[ComponentSpec],
-    host: &ProcessHost,
-    base_dir: &std::path::Path,
-) -> Result<Stack, Vec<ConfigProblem>> {
+/// The stack of `specs`, each a process of `host`, its probes made by the host from the
+/// spec's checks. The stack file's reader has checked every value, so the only refusal left is
+/// a spec without a command, which that reader refuses too.
+pub fn stack(specs: &[ComponentSpec], host: &ProcessHost) -> Result<Stack, ConfigProblem> {
     let mut stack = Stack::new();
-    let mut problems = Vec::new();
     for spec in specs {
-        let probes = match probes_for(&spec.name, &spec.ready, base_dir) {
-            Ok(probes) => probes,
-            Err(mut found) => {
-                problems.append(&mut found);
-                continue;
-            }
-        };
-        match host.process(spec, probes) {
-            Ok(process) => {
-                stack.add(spec.clone(), process);
-            }
-            Err(problem) => problems.push(problem),
-        }
+        stack.add(spec.clone(), host.process(spec)?);
     }
-    if problems.is_empty() {
-        Ok(stack)
-    } else {
-        Err(problems)
-    }
+    Ok(stack)
 }
 
 #[cfg(test)]
@@ -162,10 +127,5 @@ mod tests {
         let err = select(&stack, &["nope".into()]).unwrap_err();
         assert_eq!(err.unknown, ["nope"]);
         assert!(err.to_string().contains("containerd, certs, etcd"), "{err}");
-    }
-
-    #[test]
-    fn the_quickstart_has_no_process_problems() {
-        assert!(problems(&quickstart()).is_empty());
     }
 }

@@ -55,6 +55,7 @@ pub fn start(stack: &StackFile, names: &[String]) -> anyhow::Result<Started> {
     command
         .arg("--file")
         .arg(&stack.path)
+        .env("HERALD_PROFILES", stack.profiles.join(","))
         .arg("up")
         .args(names)
         .arg("--supervise-fd")

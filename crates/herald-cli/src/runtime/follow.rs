@@ -164,7 +164,12 @@ impl Follow<'_> {
         self.states.insert(event.component.to_string(), event.state);
         if event.state.is_failed() {
             let error = event.error.as_deref().cloned().unwrap_or_else(|| {
-                ReadinessError::new(event.component.as_ref(), "state", "", event.state.as_str())
+                ReadinessError::new(
+                    event.component.as_ref(),
+                    herald::CheckKind::State,
+                    "",
+                    event.state.as_str(),
+                )
             });
             return Some(Outcome::Failed(error));
         }

@@ -3,8 +3,7 @@
 //!
 //! This is the one seam between the command line and the process layer: by the time
 //! [`run_stack_command`] is called, the arguments are parsed and the stack file is loaded and
-//! fully validated (a bad file has already exited 2). The process layer's own checks
-//! ([`build::problems`]) run first here, and exit 2 too.
+//! fully validated, its values typed (a bad file has already exited 2, as `herald check` would).
 //!
 //! - `supervisor` runs a stack (foreground `up`, or the background one of `up --detach`);
 //! - `control` is the control socket, `protocol` what goes over it;
@@ -44,15 +43,6 @@ pub struct StackRequest {
 /// a wait failed or timed out; 2 a bad stack file or an unknown component); `Err` is a
 /// runtime failure, printed as `error: ...` with exit code 1.
 pub fn run_stack_command(cmd: StackRequest, stack: StackFile) -> anyhow::Result<ExitCode> {
-    let problems = build::problems(&stack);
-    if !problems.is_empty() {
-        if cmd.json {
-            println!("{}", problems.to_json());
-        } else {
-            eprintln!("{}", problems.render(color()));
-        }
-        return Ok(ExitCode::from(2));
-    }
     match cmd.command {
         StackCommand::Up(args) => commands::up::run(stack, args, cmd.json),
         StackCommand::Down => commands::down::run(&stack, progress_style(cmd.json)),

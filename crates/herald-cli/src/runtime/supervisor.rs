@@ -94,10 +94,7 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
     let listener = tokio::net::UnixListener::from_std(claimed.listener.try_clone()?)?;
     let host = ProcessHost::new(&stack.state_dir)
         .with_context(|| format!("cannot set up {}", stack.state_dir.display()))?;
-    // `build::problems` has already refused a file with any of these problems (exit 2).
-    let mut components = build::stack(&specs, &host, stack.dir()).map_err(|problems| {
-        anyhow::anyhow!("the process checks changed after they passed: {problems:?}")
-    })?;
+    let mut components = build::stack(&specs, &host)?;
     let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
     let graph = components.graph().context("cannot start the stack")?;
     let (eventlog, numbering) = EventLog::begin(&stack.state_dir, &stack.name, &graph)?;

@@ -5,8 +5,11 @@
 //! ("component `etcd`", "`defaults`").
 
 use super::diagnostics::Diagnostic;
+use super::diagnostics::OtherFile;
 use super::suggest;
 use super::tree::{Entry, Node, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Collects problems while typing.
@@ -14,6 +17,48 @@ use std::time::Duration;
 pub struct Checker {
     /// Every problem so far.
     pub problems: Vec<Diagnostic>,
+    /// The stack file's folder, which relative paths in checks are taken from (empty: left
+    /// relative).
+    pub base_dir: PathBuf,
+    /// The stack file's folder as the user named it (`""` for `herald.toml`), to name the
+    /// files it refers to the same way.
+    pub display_dir: PathBuf,
+    /// Herald's own environment, for variables an `env` passes through.
+    pub environment: BTreeMap<String, String>,
+    /// The other files read so far (`.env`, env files); file `n` of a
+    /// [`Span`](super::tree::Span) is
+    /// `files[n - 1]`.
+    pub files: Vec<OtherFile>,
+}
+
+/// Files larger than this are not read as env files.
+const MAX_OTHER_FILE: u64 = 16 << 20;
+
+impl Checker {
+    /// Reads `path` (relative to the stack file's folder), a file the stack file refers to,
+    /// keeping its text to place problems in it; gives its file number, or why it cannot be
+    /// read. It is named as the stack file is: relative when that is.
+    pub fn read_file(&mut self, path: &Path) -> Result<(u16, &str), String> {
+        let display = self.display_dir.join(path).display().to_string();
+        let path = &super::paths::resolve(&self.base_dir, path);
+        if let Some(i) = self.files.iter().position(|f| f.display == display) {
+            return Ok((i as u16 + 1, &self.files[i].text));
+        }
+        let too_many = || format!("cannot read {display}: too many files");
+        let number = u16::try_from(self.files.len() + 1).map_err(|_| too_many())?;
+        let file = std::fs::File::open(path).map_err(|e| format!("cannot read {display}: {e}"))?;
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut std::io::Read::take(file, MAX_OTHER_FILE + 1),
+            &mut text,
+        )
+        .map_err(|e| format!("cannot read {display}: {e}"))?;
+        if text.len() as u64 > MAX_OTHER_FILE {
+            return Err(format!("cannot read {display}: larger than 16 MiB"));
+        }
+        self.files.push(OtherFile { display, text });
+        Ok((number, &self.files[number as usize - 1].text))
+    }
 }
 
 impl Checker {

@@ -2,14 +2,20 @@
 
 use super::checker::Checker;
 use super::diagnostics::Diagnostic;
+use super::envfile;
 use super::ready;
-use super::tree::{Entry, Node};
-use herald::{BackoffSpec, ComponentSpec, Kind, RestartPolicy, StartLimit};
+use super::tree::{Entry, Node, Value};
+use super::words;
+use herald::{BackoffSpec, ComponentSpec, Kind, RestartPolicy, StartLimit, UnixSignal};
+use std::collections::BTreeMap;
+use std::path::Path;
 
 /// Every field a component (or `[defaults]`) may set.
-pub const FIELDS: [&str; 15] = [
+pub const FIELDS: [&str; 17] = [
     "command",
     "env",
+    "env_file",
+    "profiles",
     "cwd",
     "kind",
     "requires",
@@ -62,7 +68,26 @@ pub fn apply(spec: &mut ComponentSpec, entry: &Entry, place: &str, c: &mut Check
     let (field, node) = (entry.key.as_str(), &entry.value);
     match field {
         "command" => {
-            if let Some(argv) = c.strings(node, field, place) {
+            let argv = match &node.value {
+                Value::Str(text) => match words::split(text) {
+                    Ok(words) => Some(words),
+                    Err(e) => {
+                        let message = format!("`command` in {place}: {}", e.reason);
+                        c.error(node, message);
+                        None
+                    }
+                },
+                Value::Array(_) => c.strings(node, field, place),
+                _ => {
+                    let found = node.type_name();
+                    let message = format!(
+                        "`command` in {place} must be a string or an array of strings, found {found}"
+                    );
+                    c.error(node, message);
+                    None
+                }
+            };
+            if let Some(argv) = argv {
                 if argv.is_empty() {
                     let example = r#"such as ["sleep", "5"]"#;
                     let message = format!(
@@ -79,6 +104,21 @@ pub fn apply(spec: &mut ComponentSpec, entry: &Entry, place: &str, c: &mut Check
             }
         }
         "env" => env(spec, node, place, c),
+        "env_file" => env_file(spec, node, place, c),
+        "profiles" => {
+            if let Some(names) = c.strings(node, field, place) {
+                for (i, name) in names.iter().enumerate() {
+                    if name.is_empty() || name.contains(',') || name.contains(char::is_whitespace) {
+                        let item = node.at_index(i).unwrap_or(node);
+                        c.error(
+                            item,
+                            format!("`profiles[{i}]` in {place}: a profile name is a plain word"),
+                        );
+                    }
+                }
+                spec.profiles = names;
+            }
+        }
         "cwd" => spec.cwd = c.non_empty(node, field, place).map(Into::into),
         "kind" => spec.kind = c.choice(node, field, place, &KINDS).unwrap_or(spec.kind),
         "requires" => spec.requires = c.strings(node, field, place).unwrap_or_default(),
@@ -95,9 +135,12 @@ pub fn apply(spec: &mut ComponentSpec, entry: &Entry, place: &str, c: &mut Check
         "restart_backoff" => backoff(&mut spec.restart_backoff, node, field, place, c),
         "start_limit" => start_limit(&mut spec.start_limit, node, place, c),
         "stop_signal" => {
-            spec.stop_signal = c
-                .non_empty(node, field, place)
-                .unwrap_or(spec.stop_signal.clone())
+            if let Some(name) = c.non_empty(node, field, place) {
+                match name.parse::<UnixSignal>() {
+                    Ok(signal) => spec.stop_signal = signal,
+                    Err(e) => c.error(node, format!("`{field}` in {place}: {e}")),
+                }
+            }
         }
         "stop_timeout" => {
             spec.stop_timeout = c.duration(node, field, place).unwrap_or(spec.stop_timeout)
@@ -107,26 +150,131 @@ pub fn apply(spec: &mut ComponentSpec, entry: &Entry, place: &str, c: &mut Check
     c.problems.len() == before
 }
 
+/// `env` as a table (`KEY = "value"`; a YAML `KEY:` with no value passes herald's own value
+/// through) or as a list of `"KEY=value"` strings (`"KEY"` alone passes through). A variable
+/// passed through that herald does not have is left unset.
 fn env(spec: &mut ComponentSpec, node: &Node, place: &str, c: &mut Checker) {
-    let Some(entries) = node.entries() else {
-        let found = node.type_name();
-        c.error(
-            node,
-            format!("`env` in {place} must be a table, found {found}"),
-        );
-        return;
-    };
-    for (i, entry) in entries.iter().enumerate() {
-        let field = format!("env.{}", entry.key);
-        if entries[..i].iter().any(|e| e.key == entry.key) {
-            let message = format!("duplicate field `{field}` in {place}");
-            c.problems.push(Diagnostic::new(message, entry.key_span));
-        } else if entry.key.is_empty() || entry.key.contains('=') {
+    match &node.value {
+        Value::Map(entries) => {
+            for (i, entry) in entries.iter().enumerate() {
+                let field = format!("env.{}", entry.key);
+                if entries[..i].iter().any(|e| e.key == entry.key) {
+                    let message = format!("duplicate field `{field}` in {place}");
+                    c.problems.push(Diagnostic::new(message, entry.key_span));
+                } else if !env_name(&entry.key) {
+                    let message = format!(
+                        "`{field}` in {place}: a variable name cannot be empty or hold `=`"
+                    );
+                    c.problems.push(Diagnostic::new(message, entry.key_span));
+                } else if entry.value.value == Value::Null {
+                    pass_through(spec, &entry.key, c);
+                } else if let Some(value) = c.scalar_text(&entry.value, &field, place) {
+                    spec.env.insert(entry.key.clone(), value);
+                }
+            }
+        }
+        Value::Array(items) => {
+            let mut seen: Vec<String> = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                let field = format!("env[{i}]");
+                let Some(text) = c.string(item, &field, place) else {
+                    continue;
+                };
+                let (key, value) = match text.split_once('=') {
+                    Some((key, value)) => (key, Some(value)),
+                    None => (text.as_str(), None),
+                };
+                if key.is_empty() {
+                    let message = format!(
+                        "`{field}` in {place}: write `KEY=value`, or `KEY` to pass herald's own value through"
+                    );
+                    c.error(item, message);
+                    continue;
+                }
+                if seen.iter().any(|k| k == key) {
+                    c.error(item, format!("`{field}` in {place} sets `{key}` again"));
+                    continue;
+                }
+                seen.push(key.to_string());
+                match value {
+                    Some(value) => {
+                        spec.env.insert(key.to_string(), value.to_string());
+                    }
+                    None => pass_through(spec, key, c),
+                }
+            }
+        }
+        _ => {
+            let found = node.type_name();
+            c.error(
+                node,
+                format!(
+                    "`env` in {place} must be a table or a list of \"KEY=value\" strings, found {found}"
+                ),
+            );
+        }
+    }
+}
+
+/// `env_file`: a path or a list of paths (relative to the stack file's folder) of `KEY=VALUE`
+/// files, read in order, a later file winning; `env` wins over them all.
+fn env_file(spec: &mut ComponentSpec, node: &Node, place: &str, c: &mut Checker) {
+    let paths: Vec<(String, &Node)> = match &node.value {
+        Value::Str(path) => vec![(path.clone(), node)],
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| {
+                let path = c.non_empty(item, &format!("env_file[{i}]"), place)?;
+                Some((path, item))
+            })
+            .collect(),
+        _ => {
+            let found = node.type_name();
             let message =
-                format!("`{field}` in {place}: a variable name cannot be empty or hold `=`");
-            c.problems.push(Diagnostic::new(message, entry.key_span));
-        } else if let Some(value) = c.scalar_text(&entry.value, &field, place) {
-            spec.env.insert(entry.key.clone(), value);
+                format!("`env_file` in {place} must be a path or a list of paths, found {found}");
+            c.error(node, message);
+            return;
+        }
+    };
+    let mut from_files = BTreeMap::new();
+    for (path, at) in paths {
+        let (file, text) = match c.read_file(Path::new(&path)) {
+            Ok(read) => read,
+            Err(reason) => {
+                c.error(at, format!("`env_file` in {place}: {reason}"));
+                continue;
+            }
+        };
+        let (variables, problems) = envfile::parse(text, file);
+        c.problems.extend(problems);
+        for variable in variables {
+            let value = variable
+                .value
+                .or_else(|| c.environment.get(&variable.key).cloned());
+            match value {
+                Some(value) => from_files.insert(variable.key, value),
+                None => from_files.remove(&variable.key),
+            };
+        }
+    }
+    for (key, value) in from_files {
+        spec.env.entry(key).or_insert(value);
+    }
+}
+
+fn env_name(key: &str) -> bool {
+    !key.is_empty() && !key.contains('=')
+}
+
+/// `key` with herald's own value, if herald has one.
+fn pass_through(spec: &mut ComponentSpec, key: &str, c: &Checker) {
+    match c.environment.get(key) {
+        Some(value) => {
+            spec.env.insert(key.to_string(), value.clone());
+        }
+        None => {
+            spec.env.remove(key);
         }
     }
 }
@@ -217,10 +365,79 @@ mod tests {
         assert_eq!(s.restart_backoff.initial, Duration::from_millis(100));
         assert_eq!(s.restart_backoff.max, Duration::from_secs(5));
         assert_eq!(s.start_limit.burst, 3);
-        assert_eq!(s.stop_signal, "SIGINT");
+        assert_eq!(s.stop_signal, UnixSignal::INT);
         assert_eq!(s.stop_timeout, Duration::from_secs(2));
-        assert_eq!(s.ready.tcp.as_deref(), Some("127.0.0.1:1"));
+        assert_eq!(s.ready.probes()[0].target(), "127.0.0.1:1");
         assert_eq!(s.ready.timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn a_command_string_is_split_into_words() {
+        let (s, problems) = spec("[components.a]\ncommand = \"sh -c 'echo $HOME; sleep 1'\"\n");
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(s.command, ["sh", "-c", "echo $HOME; sleep 1"]);
+        let (_, problems) = spec("[components.a]\ncommand = \"run 'forever\"\n");
+        assert_eq!(
+            problems,
+            ["`command` in component `a`: a single quote is not closed"]
+        );
+        let (_, problems) = spec("[components.a]\ncommand = \"  \"\n");
+        assert!(problems[0].starts_with("`command` in component `a` is empty"));
+    }
+
+    fn spec_with_env(text: &str, environment: &[(&str, &str)]) -> (ComponentSpec, Vec<String>) {
+        let root = crate::stackfile::yaml::parse(text).unwrap();
+        let entry = &root.entry("components").unwrap().value.entries().unwrap()[0];
+        let mut c = Checker {
+            environment: environment
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Checker::default()
+        };
+        let header = Node::new(entry.key_span, Value::Null);
+        let spec = read(&entry.key, &header, &entry.value, &mut c);
+        (spec, c.problems.into_iter().map(|d| d.message).collect())
+    }
+
+    #[test]
+    fn env_as_a_list_and_passed_through() {
+        let host = [("HOME", "/root"), ("EMPTY", "")];
+        let (s, problems) = spec_with_env(
+            "components:\n  a:\n    command: [a]\n    env: [\"A=1\", \"B=x=y\", \"C=\", HOME, MISSING, EMPTY]\n",
+            &host,
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        let env: Vec<(&str, &str)> = s
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            env,
+            [
+                ("A", "1"),
+                ("B", "x=y"),
+                ("C", ""),
+                ("EMPTY", ""),
+                ("HOME", "/root")
+            ]
+        );
+        let (s, problems) = spec_with_env(
+            "components:\n  a:\n    command: [a]\n    env:\n      HOME:\n      MISSING:\n      PORT: 80\n",
+            &host,
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(s.env.len(), 2);
+        assert_eq!(s.env["HOME"], "/root");
+        let (_, problems) = spec_with_env(
+            "components:\n  a:\n    command: [a]\n    env: [\"=1\", A, \"A=2\", 3]\n",
+            &host,
+        );
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].contains("write `KEY=value`"), "{problems:?}");
+        assert_eq!(problems[1], "`env[2]` in component `a` sets `A` again");
+        assert!(problems[2].starts_with("`env[3]` in component `a` must be a string"));
     }
 
     #[test]

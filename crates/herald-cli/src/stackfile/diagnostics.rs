@@ -42,6 +42,28 @@ pub(crate) struct Source {
     pub text: String,
     /// Where each component and its fields were written.
     pub sites: Sites,
+    /// The other files the stack file made herald read (`.env`, env files), in the order of
+    /// their [`Span::file`] (the first is file 1).
+    pub others: Vec<OtherFile>,
+}
+
+/// A file read because of the stack file, kept to place its problems.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OtherFile {
+    /// The path, for messages.
+    pub display: String,
+    /// The whole text.
+    pub text: String,
+}
+
+impl Source {
+    /// The name and text of the file `span` is in.
+    pub fn file_of(&self, span: Span) -> (&str, &str) {
+        match (span.file as usize).checked_sub(1) {
+            Some(i) if i < self.others.len() => (&self.others[i].display, &self.others[i].text),
+            _ => (&self.display, &self.text),
+        }
+    }
 }
 
 /// A line and column, both counted from 1, the column in characters.
@@ -117,7 +139,7 @@ impl Diagnostics {
     /// The problems, in file order.
     pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
         let mut items: Vec<&Diagnostic> = self.items.iter().collect();
-        items.sort_by_key(|d| d.span.map(|s| s.start));
+        items.sort_by_key(|d| d.span.map(|s| (s.file, s.start)));
         items.into_iter()
     }
 
@@ -126,9 +148,9 @@ impl Diagnostics {
         &self.source.display
     }
 
-    /// The line and column of the start of `span`.
+    /// The line and column of the start of `span`, in its own file.
     pub fn position(&self, span: Span) -> Position {
-        let text = &self.source.text;
+        let (_, text) = self.source.file_of(span);
         let start = floor_boundary(text, span.start);
         let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
         Position {
@@ -142,6 +164,11 @@ impl Diagnostics {
         let problems: Vec<_> = self
             .iter()
             .map(|d| match d.span {
+                Some(span) if span.file > 0 => {
+                    let at = self.position(span);
+                    let (file, _) = self.source.file_of(span);
+                    json!({"message": d.message, "file": file, "line": at.line, "column": at.column})
+                }
                 Some(span) => {
                     let at = self.position(span);
                     json!({"message": d.message, "line": at.line, "column": at.column})
@@ -172,7 +199,7 @@ mod tests {
         let source = Source {
             display: "stack.toml".into(),
             text: text.into(),
-            sites: Sites::default(),
+            ..Source::default()
         };
         Diagnostics::new(Arc::new(source), items)
     }

@@ -63,7 +63,7 @@ impl Sites {
 
     /// The entry naming `target` in one of `fields` of `component`; else the first field's
     /// value; else the component's header.
-    fn dependency(&self, component: &str, fields: &[&str], target: &str) -> Option<Span> {
+    pub fn dependency(&self, component: &str, fields: &[&str], target: &str) -> Option<Span> {
         let mut fallback = None;
         for site in self.named(component) {
             for field in fields {

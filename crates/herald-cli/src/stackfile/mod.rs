@@ -1,23 +1,33 @@
 //! The stack file: `herald.toml`, or `herald.yaml`/`herald.yml` with the same schema.
 //!
-//! Loading goes: text → a spanned value tree (`tree`, from `toml` or `yaml`) → `[defaults]`
+//! Loading goes: text → a spanned value tree (`tree`, from `toml` or `yaml`) → YAML merge
+//! keys resolved and `x-` extension fields dropped (`compose`) → `[defaults]`
 //! merged into each component on the tree (`defaults`) → each field typed on its own, every
-//! problem collected with its place (`document`, `component`, `ready`) → the graph validated
-//! by [`herald::Graph`], each of its problems placed at the field it names (`locate`) →
-//! relative paths resolved (`paths`). Problems print like rustc's (`report`).
+//! problem collected with its place (`document`, `component`, `ready`): the readiness checks
+//! and the stop signal become the library's typed values here, once, with the checks' paths
+//! taken from the file's folder → the graph validated by [`herald::Graph`], each of its
+//! problems placed at the field it names (`locate`) → the remaining relative paths resolved
+//! (`paths`). Problems print like rustc's (`report`). A file that loads is a stack that can
+//! run: nothing is checked again at `up`.
 
 mod checker;
 mod component;
+mod compose;
 mod defaults;
 mod diagnostics;
 mod document;
+mod envfile;
 mod locate;
 mod paths;
+mod profiles;
 mod ready;
 mod report;
+mod resolved;
 mod suggest;
 mod toml;
 mod tree;
+mod variables;
+mod words;
 mod yaml;
 
 pub use diagnostics::{Diagnostic, Diagnostics, Position};
@@ -37,8 +47,10 @@ pub struct StackFile {
     pub name: String,
     /// Where the control socket, logs and event log live; absolute, default `<dir>/.herald`.
     pub state_dir: PathBuf,
-    /// Every component, in file order, relative paths resolved.
+    /// Every component of the active profiles, in file order, relative paths resolved.
     pub components: Vec<ComponentSpec>,
+    /// The active profiles.
+    pub profiles: Vec<String>,
     source: Arc<Source>,
 }
 
@@ -55,18 +67,58 @@ impl StackFile {
     }
 }
 
-/// Reads and validates the stack file at `path`, reporting every problem at once.
+/// How a stack file is read, beyond its text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// The active profiles: components with `profiles` are in the stack only when one of
+    /// theirs is here.
+    pub profiles: Vec<String>,
+}
+
+impl LoadOptions {
+    /// The profiles of `HERALD_PROFILES` (`a,b`), none if it is unset.
+    pub fn from_env() -> Self {
+        let profiles = std::env::var("HERALD_PROFILES").unwrap_or_default();
+        Self {
+            profiles: profiles
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_string)
+                .collect(),
+        }
+    }
+}
+
+/// Reads and validates the stack file at `path`, reporting every problem at once, with the
+/// profiles of `HERALD_PROFILES`.
 pub fn load(path: &Path) -> Result<StackFile, Diagnostics> {
+    load_with(path, &LoadOptions::from_env())
+}
+
+/// Reads and validates the stack file at `path` as `options` say, reporting every problem at
+/// once.
+pub fn load_with(path: &Path, options: &LoadOptions) -> Result<StackFile, Diagnostics> {
     let display = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
         Diagnostics::unreadable(display.clone(), format!("cannot read {display}: {e}"))
     })?;
-    parse(path, text)
+    parse_with(path, text, options)
 }
 
 /// Validates `text` as the stack file at `path` (which names the format by its extension and
-/// the folder relative paths are resolved against), reporting every problem at once.
+/// the folder relative paths are resolved against), reporting every problem at once, with the
+/// profiles of `HERALD_PROFILES`.
 pub fn parse(path: &Path, text: String) -> Result<StackFile, Diagnostics> {
+    parse_with(path, text, &LoadOptions::from_env())
+}
+
+/// As [`parse`], as `options` say.
+pub fn parse_with(
+    path: &Path,
+    text: String,
+    options: &LoadOptions,
+) -> Result<StackFile, Diagnostics> {
     let display = path.display().to_string();
     let absolute = std::path::absolute(path)
         .map(|p| paths::clean(&p))
@@ -79,23 +131,41 @@ pub fn parse(path: &Path, text: String) -> Result<StackFile, Diagnostics> {
     } else {
         toml::parse(&text)
     };
-    let root = match parsed {
+    let mut root = match parsed {
         Ok(root) => root,
         Err(problems) => {
             let source = Source {
                 display,
                 text,
-                sites: Default::default(),
+                ..Source::default()
             };
             return Err(Diagnostics::new(Arc::new(source), problems));
         }
     };
-    let mut checker = checker::Checker::default();
-    let doc = document::read(&root, &mut checker);
+    let mut checker = checker::Checker {
+        base_dir: dir.clone(),
+        display_dir: path.parent().unwrap_or(Path::new("")).to_path_buf(),
+        environment: environment(),
+        ..checker::Checker::default()
+    };
+    if is_yaml(path) {
+        compose::merge_keys(&mut root, &mut checker.problems);
+    }
+    compose::drop_extensions(&mut root);
+    let vars = variables_for(&dir, &mut checker);
+    variables::substitute(&mut root, &vars, &text, &mut checker.problems);
+    let mut doc = document::read(&root, &mut checker);
+    profiles::select(
+        &mut doc.components,
+        &doc.sites,
+        &options.profiles,
+        &mut checker.problems,
+    );
     let source = Arc::new(Source {
         display,
         text,
         sites: doc.sites,
+        others: std::mem::take(&mut checker.files),
     });
     let mut diagnostics = Diagnostics::new(source.clone(), checker.problems);
     if let Err(err) = Graph::new(&doc.components) {
@@ -123,8 +193,44 @@ pub fn parse(path: &Path, text: String) -> Result<StackFile, Diagnostics> {
         name,
         state_dir,
         components,
+        profiles: options.profiles.clone(),
         source,
     })
+}
+
+/// The variables of `${VAR}`: herald's environment over the `.env` file beside the stack file
+/// (if there is one; its problems are placed in it).
+fn variables_for(dir: &Path, checker: &mut checker::Checker) -> variables::Variables {
+    let mut vars = variables::Variables::new();
+    if dir.join(".env").is_file() {
+        match checker.read_file(Path::new(".env")) {
+            Ok((file, text)) => {
+                let (found, problems) = envfile::parse(text, file);
+                checker.problems.extend(problems);
+                for variable in found {
+                    let value = variable
+                        .value
+                        .or_else(|| checker.environment.get(&variable.key).cloned());
+                    if let Some(value) = value {
+                        vars.insert(variable.key, value);
+                    }
+                }
+            }
+            Err(message) => checker.problems.push(Diagnostic {
+                message,
+                span: None,
+            }),
+        }
+    }
+    vars.extend(checker.environment.clone());
+    vars
+}
+
+/// Herald's own environment, the variables that are valid UTF-8.
+fn environment() -> std::collections::BTreeMap<String, String> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
 }
 
 /// Whether `path` names a YAML file (`.yaml` or `.yml`); anything else is read as TOML.

@@ -1,9 +1,20 @@
-//! A component's `ready` table into a [`ReadySpec`].
+//! A component's `ready` table into a [`ReadySpec`]: each check made, and so checked, from
+//! the value written, every problem placed at that value.
+//!
+//! The checks are the library's own types ([`herald::Check`]); making one is the only
+//! validation a check gets, so `herald check` and `herald up` cannot disagree about it. Paths
+//! are taken from the stack file's folder: `file`, `unix`, a relative `unix:` gRPC address, and
+//! the program of `exec` when it holds a `/`; `exec` also runs there.
 
 use super::checker::Checker;
 use super::component::backoff;
+use super::paths;
 use super::tree::Node;
-use herald::ReadySpec;
+use herald::probe::{
+    ExecProbe, FileProbe, GrpcProbe, HttpProbe, InvalidProbe, TcpProbe, UnixProbe,
+};
+use herald::{Check, CheckKind, LogPattern, ReadySpec};
+use std::path::Path;
 
 /// Every key of `ready`.
 pub const FIELDS: [&str; 13] = [
@@ -27,34 +38,58 @@ pub fn read(spec: &mut ReadySpec, node: &Node, place: &str, c: &mut Checker) {
     let Some(entries) = c.table(node, "ready", place, &FIELDS) else {
         return;
     };
+    let dir = c.base_dir.clone();
+    let option = |key: &str| node.entry(key).map(|e| &e.value);
     for entry in entries {
         let field = format!("ready.{}", entry.key);
         let (field, value) = (field.as_str(), &entry.value);
-        match entry.key.as_str() {
-            "notify" => spec.notify = c.boolean(value, field, place).unwrap_or(spec.notify),
-            "tcp" => spec.tcp = c.non_empty(value, field, place),
-            "http" => spec.http = c.non_empty(value, field, place),
-            "status" => spec.status = c.integer(value, field, place, (100, 599)),
-            "insecure_tls" => {
-                spec.insecure_tls = c.boolean(value, field, place).unwrap_or(spec.insecure_tls);
-            }
-            "exec" => {
-                spec.exec = c.strings(value, field, place);
-                if spec.exec.as_ref().is_some_and(Vec::is_empty) {
-                    c.error(
-                        value,
-                        format!("`{field}` in {place} is empty: give a command"),
-                    );
+        let made = match entry.key.as_str() {
+            "notify" => match c.boolean(value, field, place) {
+                Some(true) => Some(Ok(Check::Notify)),
+                Some(false) => {
+                    spec.remove(&CheckKind::Notify);
+                    None
                 }
+                None => None,
+            },
+            "tcp" => c
+                .non_empty(value, field, place)
+                .map(|addr| TcpProbe::new(addr).map(Check::Tcp)),
+            "http" => c
+                .non_empty(value, field, place)
+                .and_then(|url| http(&url, option("status"), option("insecure_tls"), place, c)),
+            "exec" => exec(value, field, place, &dir, c),
+            "file" => c.non_empty(value, field, place).map(|path| {
+                FileProbe::new(paths::resolve(&dir, Path::new(&path))).map(Check::File)
+            }),
+            "unix" => c.non_empty(value, field, place).map(|path| {
+                UnixProbe::new(paths::resolve(&dir, Path::new(&path))).map(Check::Unix)
+            }),
+            "log" => c
+                .non_empty(value, field, place)
+                .map(|pattern| LogPattern::new(&pattern).map(Check::Log)),
+            "grpc" => c.non_empty(value, field, place).and_then(|addr| {
+                let service = match option("service") {
+                    Some(node) => c.string(node, "ready.service", place)?,
+                    None => String::new(),
+                };
+                Some(GrpcProbe::with_base_dir(&addr, &dir).map(|p| Check::Grpc(p.service(service))))
+            }),
+            "timeout" => {
+                spec.timeout = c.duration(value, field, place).unwrap_or(spec.timeout);
+                None
             }
-            "file" => spec.file = c.non_empty(value, field, place).map(Into::into),
-            "unix" => spec.unix = c.non_empty(value, field, place).map(Into::into),
-            "log" => spec.log = c.non_empty(value, field, place),
-            "grpc" => spec.grpc = c.non_empty(value, field, place),
-            "service" => spec.service = c.string(value, field, place),
-            "timeout" => spec.timeout = c.duration(value, field, place).unwrap_or(spec.timeout),
-            "interval" => backoff(&mut spec.interval, value, field, place, c),
-            _ => {}
+            "interval" => {
+                backoff(&mut spec.interval, value, field, place, c);
+                None
+            }
+            // Options of `http` and `grpc`, read with their check.
+            _ => None,
+        };
+        match made {
+            Some(Ok(check)) => spec.add(check),
+            Some(Err(e)) => c.error(value, format!("`{field}` in {place}: {}", e.reason)),
+            None => {}
         }
     }
     for (option, check) in [
@@ -73,16 +108,79 @@ pub fn read(spec: &mut ReadySpec, node: &Node, place: &str, c: &mut Checker) {
     }
 }
 
+/// The `http` check with its `status` and `insecure_tls` options; a bad option is placed at
+/// the option and leaves no check.
+fn http(
+    url: &str,
+    status: Option<&Node>,
+    insecure: Option<&Node>,
+    place: &str,
+    c: &mut Checker,
+) -> Option<Result<Check, InvalidProbe>> {
+    let status = match status {
+        Some(node) => Some((
+            c.integer::<u16>(node, "ready.status", place, (100, 599))?,
+            node,
+        )),
+        None => None,
+    };
+    let insecure = match insecure {
+        Some(node) => c.boolean(node, "ready.insecure_tls", place)?,
+        None => false,
+    };
+    let probe = match HttpProbe::new(url) {
+        Ok(probe) => probe.insecure_tls(insecure),
+        Err(e) => return Some(Err(e)),
+    };
+    match status {
+        None => Some(Ok(Check::Http(probe))),
+        Some((code, node)) => match probe.status(code) {
+            Ok(probe) => Some(Ok(Check::Http(probe))),
+            Err(e) => {
+                c.error(node, format!("`ready.status` in {place}: {}", e.reason));
+                None
+            }
+        },
+    }
+}
+
+/// The `exec` check, run in `dir`, its program taken from there when written as a path.
+fn exec(
+    value: &Node,
+    field: &str,
+    place: &str,
+    dir: &Path,
+    c: &mut Checker,
+) -> Option<Result<Check, InvalidProbe>> {
+    let mut argv = c.strings(value, field, place)?;
+    if argv.is_empty() {
+        c.error(
+            value,
+            format!("`{field}` in {place} is empty: give a command"),
+        );
+        return None;
+    }
+    paths::resolve_program(&mut argv[0], dir);
+    let made = ExecProbe::new(argv);
+    if dir.as_os_str().is_empty() {
+        return Some(made.map(Check::Exec));
+    }
+    Some(made.map(|probe| Check::Exec(probe.cwd(dir))))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::stackfile::toml::parse;
     use std::time::Duration;
 
-    fn ready(text: &str) -> (ReadySpec, Vec<String>) {
+    fn ready_in(dir: &str, text: &str) -> (ReadySpec, Vec<String>) {
         let root = parse(&format!("ready = {text}\n")).unwrap();
         let mut spec = ReadySpec::default();
-        let mut c = Checker::default();
+        let mut c = Checker {
+            base_dir: dir.into(),
+            ..Checker::default()
+        };
         read(
             &mut spec,
             &root.entry("ready").unwrap().value,
@@ -92,16 +190,66 @@ mod tests {
         (spec, c.problems.into_iter().map(|d| d.message).collect())
     }
 
+    fn ready(text: &str) -> (ReadySpec, Vec<String>) {
+        ready_in("", text)
+    }
+
+    fn targets(spec: &ReadySpec) -> Vec<String> {
+        spec.probes().iter().map(|p| p.target()).collect()
+    }
+
     #[test]
     fn reads_checks_and_keeps_defaults_for_the_rest() {
         let (spec, problems) =
             ready("{ http = \"http://x/readyz\", status = 200, interval = { max = \"50ms\" } }");
         assert!(problems.is_empty(), "{problems:?}");
-        assert_eq!(spec.http.as_deref(), Some("http://x/readyz"));
-        assert_eq!(spec.status, Some(200));
+        let [Check::Http(http)] = spec.checks() else {
+            panic!("{spec:?}");
+        };
+        assert_eq!(http.url(), "http://x/readyz");
+        assert_eq!(http.required_status(), Some(200));
+        assert!(!http.skips_tls_checks());
         assert_eq!(spec.interval.initial, Duration::from_millis(5));
         assert_eq!(spec.interval.max, Duration::from_millis(50));
         assert_eq!(spec.timeout, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn paths_are_taken_from_the_stack_file_folder() {
+        let (spec, problems) = ready_in(
+            "/srv/stack",
+            "{ notify = true, log = \"^up$\", file = \"./out/done\", unix = \"/run/x.sock\", \
+             exec = [\"bin/probe\", \"./x\"], grpc = \"unix:g.sock\", service = \"s\" }",
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(spec.notify());
+        assert_eq!(spec.log().map(LogPattern::as_str), Some("^up$"));
+        assert_eq!(
+            targets(&spec),
+            [
+                "/srv/stack/bin/probe ./x",
+                "/srv/stack/out/done",
+                "/run/x.sock",
+                "unix:g.sock s",
+            ]
+        );
+        let exec = spec.checks().iter().find_map(|c| match c {
+            Check::Exec(probe) => Some(probe),
+            _ => None,
+        });
+        assert_eq!(
+            exec.and_then(|p| p.working_dir()),
+            Some(Path::new("/srv/stack"))
+        );
+        let grpc = GrpcProbe::with_base_dir("unix:g.sock", Path::new("/srv/stack")).unwrap();
+        assert!(spec.checks().contains(&Check::Grpc(grpc.service("s"))));
+    }
+
+    #[test]
+    fn notify_false_leaves_no_check() {
+        let (spec, problems) = ready("{ notify = false }");
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(!spec.has_checks());
     }
 
     #[test]
@@ -113,6 +261,30 @@ mod tests {
             problems[0].contains("did you mean `ready.http`"),
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn each_bad_check_is_reported_with_its_reason() {
+        let (spec, problems) = ready(
+            "{ tcp = \"2379\", http = \"ftp://x/\", log = \"(\", grpc = \"x\", exec = [\"\"] }",
+        );
+        assert!(!spec.has_checks(), "{spec:?}");
+        let starts: Vec<&str> = problems
+            .iter()
+            .map(|p| p.split(':').next().unwrap())
+            .collect();
+        assert_eq!(
+            starts,
+            [
+                "`ready.tcp` in component `a`",
+                "`ready.http` in component `a`",
+                "`ready.log` in component `a`",
+                "`ready.grpc` in component `a`",
+                "`ready.exec` in component `a`",
+            ]
+        );
+        assert!(problems[0].ends_with("\"2379\" is not host:port: no port"));
+        assert!(problems[2].contains("bad regular expression"));
     }
 
     #[test]

@@ -62,7 +62,7 @@ impl Report<'_> {
             reset,
             ..
         } = self.style;
-        let text = &d.source.text;
+        let (file, text) = d.source.file_of(span);
         let at = d.position(span);
         let start = floor_boundary(text, span.start);
         let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
@@ -73,7 +73,7 @@ impl Report<'_> {
         let end = floor_boundary(text, span.end).clamp(start, line_end);
         let marks = "^".repeat(text[start..end].chars().count().max(1));
         let width = at.line.to_string().len();
-        let (pad, file) = ("", d.file());
+        let pad = "";
         let indent = at.column - 1;
         writeln!(
             f,

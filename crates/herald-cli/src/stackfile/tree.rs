@@ -3,9 +3,11 @@
 //! TOML and YAML are both parsed into [`Node`]s; defaults are merged and fields are typed on
 //! this tree, so every later problem can point at the exact key or value it concerns.
 
-/// A byte range in the stack file's text.
+/// A byte range in the stack file's text, or in a file it reads (an env file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, PartialOrd, Ord)]
 pub struct Span {
+    /// Which file: 0 for the stack file, `n` for the `n`-th file it reads.
+    pub file: u16,
     /// First byte.
     pub start: usize,
     /// One past the last byte.
@@ -13,9 +15,15 @@ pub struct Span {
 }
 
 impl Span {
-    /// The bytes `start..end`.
+    /// The bytes `start..end` of the stack file.
     pub fn new(start: usize, end: usize) -> Self {
+        Self::in_file(0, start, end)
+    }
+
+    /// The bytes `start..end` of file `file`.
+    pub fn in_file(file: u16, start: usize, end: usize) -> Self {
         Self {
+            file,
             start,
             end: end.max(start),
         }
@@ -23,7 +31,7 @@ impl Span {
 
     /// The empty span at this one's start.
     pub fn start_only(self) -> Self {
-        Self::new(self.start, self.start)
+        Self::in_file(self.file, self.start, self.start)
     }
 }
 
@@ -78,6 +86,14 @@ impl Node {
     pub fn entries(&self) -> Option<&[Entry]> {
         match &self.value {
             Value::Map(entries) => Some(entries),
+            _ => None,
+        }
+    }
+
+    /// The `i`-th item of an array.
+    pub fn at_index(&self, i: usize) -> Option<&Node> {
+        match &self.value {
+            Value::Array(items) => items.get(i),
             _ => None,
         }
     }

@@ -3,7 +3,7 @@
 use super::{InvalidProbe, io_reason, one_line};
 use crate::sys::signals::describe_exit;
 use crate::sys::spawn::{Command, Spawned};
-use crate::{BoxFuture, Probe};
+use crate::{BoxFuture, CheckKind, Probe};
 use futures_util::future::{Either, select};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -17,7 +17,8 @@ const PIPE_GRACE: Duration = Duration::from_millis(500);
 
 /// Ready once a command exits 0.
 ///
-/// The command runs directly (no shell unless the argv says `sh -c`), with stdin from
+/// The command runs directly (no shell unless the argv says `sh -c`), with herald's environment
+/// less `NOTIFY_SOCKET` (a check must not speak for herald to its own supervisor), stdin from
 /// `/dev/null`, stdout and stderr captured, in a process group of its own, and SIGKILL as its
 /// parent-death signal, as a component's process is started. Each attempt is bounded
 /// (10 s by default). When an attempt ends — the command exited, the bound passed, or the
@@ -31,12 +32,12 @@ const PIPE_GRACE: Duration = Duration::from_millis(500);
 ///
 /// ```
 /// use herald::probe::ExecProbe;
-/// use herald::Probe;
+/// use herald::{CheckKind, Probe};
 /// let probe = ExecProbe::new(["pg_isready", "-h", "127.0.0.1"]).unwrap().cwd("/srv/db");
-/// assert_eq!((probe.kind(), probe.target()), ("exec", "pg_isready -h 127.0.0.1".to_string()));
+/// assert_eq!((probe.kind(), probe.target()), (CheckKind::Exec, "pg_isready -h 127.0.0.1".to_string()));
 /// assert!(ExecProbe::new(Vec::<String>::new()).is_err());
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecProbe {
     argv: Vec<String>,
     cwd: Option<PathBuf>,
@@ -77,6 +78,16 @@ impl ExecProbe {
         self
     }
 
+    /// The command, program first.
+    pub fn argv(&self) -> &[String] {
+        &self.argv
+    }
+
+    /// The folder the command runs in, if one was given.
+    pub fn working_dir(&self) -> Option<&Path> {
+        self.cwd.as_deref()
+    }
+
     fn command(&self) -> Command {
         let (program, args) = self
             .argv
@@ -90,7 +101,7 @@ impl ExecProbe {
             _ => PathBuf::from(program),
         };
         let mut command = Command::new(program);
-        command.args(args);
+        command.args(args).env_remove("NOTIFY_SOCKET");
         if let Some(cwd) = &self.cwd {
             command.current_dir(cwd);
         }
@@ -152,8 +163,8 @@ impl ExecProbe {
 }
 
 impl Probe for ExecProbe {
-    fn kind(&self) -> &str {
-        "exec"
+    fn kind(&self) -> CheckKind {
+        CheckKind::Exec
     }
 
     fn target(&self) -> String {
@@ -279,14 +290,10 @@ mod tests {
         std::fs::write(&script, "#!/bin/sh\ntest -f marker\n").unwrap();
         std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .unwrap();
-        let ready = crate::ReadySpec {
-            exec: Some(vec!["./check.sh".into()]),
-            ..crate::ReadySpec::default()
-        };
-        let probes = crate::probes_for("c", &ready, dir.path()).unwrap();
-        assert_eq!(probes[0].probe().await.unwrap_err(), "exited with status 1");
+        let probe = ExecProbe::new(["./check.sh"]).unwrap().cwd(dir.path());
+        assert_eq!(probe.probe().await.unwrap_err(), "exited with status 1");
         std::fs::write(dir.path().join("marker"), b"").unwrap();
-        probes[0].probe().await.unwrap();
+        probe.probe().await.unwrap();
     }
 
     #[tokio::test]

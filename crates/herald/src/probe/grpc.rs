@@ -2,7 +2,7 @@
 
 use super::InvalidProbe;
 use super::tcp::check_host_port;
-use crate::{BoxFuture, Probe};
+use crate::{BoxFuture, CheckKind, Probe};
 use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -32,7 +32,8 @@ use tonic_health::pb::health_client::HealthClient;
 #[derive(Debug, Clone)]
 pub struct GrpcProbe {
     addr: String,
-    endpoint: Endpoint,
+    // Boxed: an endpoint is large, and a probe is held in every spec that checks gRPC.
+    endpoint: Box<Endpoint>,
     service: String,
     timeout: Duration,
     channel: OnceLock<Channel>,
@@ -46,7 +47,7 @@ impl GrpcProbe {
     }
 
     /// As [`new`](Self::new), with a relative `unix:path` taken from `base_dir`.
-    pub(crate) fn with_base_dir(addr: &str, base_dir: &Path) -> Result<Self, InvalidProbe> {
+    pub fn with_base_dir(addr: &str, base_dir: &Path) -> Result<Self, InvalidProbe> {
         Self::build(addr, Some(base_dir))
     }
 
@@ -83,7 +84,7 @@ impl GrpcProbe {
             .connect_timeout(Duration::from_secs(1));
         Ok(Self {
             addr: addr.to_string(),
-            endpoint,
+            endpoint: Box::new(endpoint),
             service: String::new(),
             timeout: Duration::from_secs(5),
             channel: OnceLock::new(),
@@ -100,6 +101,16 @@ impl GrpcProbe {
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
+    }
+
+    /// The address, as given.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// The service whose health is checked (`""`: the whole server).
+    pub fn service_name(&self) -> &str {
+        &self.service
     }
 
     async fn attempt(&self) -> Result<(), String> {
@@ -120,9 +131,24 @@ impl GrpcProbe {
     }
 }
 
+/// Two probes are equal when they check the same service at the same place, the same way.
+impl PartialEq for GrpcProbe {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.addr, self.endpoint.uri(), &self.service, self.timeout)
+            == (
+                &other.addr,
+                other.endpoint.uri(),
+                &other.service,
+                other.timeout,
+            )
+    }
+}
+
+impl Eq for GrpcProbe {}
+
 impl Probe for GrpcProbe {
-    fn kind(&self) -> &str {
-        "grpc"
+    fn kind(&self) -> CheckKind {
+        CheckKind::Grpc
     }
 
     fn target(&self) -> String {
@@ -254,12 +280,8 @@ mod tests {
         let absolute = format!("unix://{}", path.display());
         GrpcProbe::new(&absolute).unwrap().probe().await.unwrap();
         // A relative `unix:` address, from the base folder.
-        let ready = crate::ReadySpec {
-            grpc: Some("unix:grpc.sock".into()),
-            ..crate::ReadySpec::default()
-        };
-        let probes = crate::probes_for("c", &ready, dir.path()).unwrap();
-        probes[0].probe().await.unwrap();
+        let relative = GrpcProbe::with_base_dir("unix:grpc.sock", dir.path()).unwrap();
+        relative.probe().await.unwrap();
 
         let missing = format!("unix://{}", dir.path().join("none.sock").display());
         let reason = GrpcProbe::new(&missing).unwrap().probe().await.unwrap_err();

@@ -1,7 +1,7 @@
 //! `http = "URL"`: ready once a GET answers 2xx (or exactly `status`).
 
 use super::{InvalidProbe, io_reason, one_line};
-use crate::{BoxFuture, Probe};
+use crate::{BoxFuture, CheckKind, Probe};
 use http::header::{HOST, USER_AGENT};
 use http::{Request, Uri};
 use http_body_util::{BodyExt, Empty};
@@ -37,10 +37,11 @@ type TlsConfig = Result<Arc<ClientConfig>, String>;
 ///
 /// ```
 /// use herald::probe::HttpProbe;
-/// use herald::Probe;
+/// use herald::{CheckKind, Probe};
 /// let probe = HttpProbe::new("https://127.0.0.1:6443/readyz")?.insecure_tls(true);
-/// assert_eq!(probe.kind(), "http");
+/// assert_eq!(probe.kind(), CheckKind::Http);
 /// assert!(HttpProbe::new("ftp://example.com/").is_err());
+/// assert!(probe.status(600).is_err());
 /// # Ok::<(), herald::probe::InvalidProbe>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -115,10 +116,30 @@ impl HttpProbe {
         })
     }
 
-    /// Requires exactly this status code instead of any 2xx.
-    pub fn status(mut self, status: u16) -> Self {
+    /// Requires exactly this status code (100 to 599) instead of any 2xx.
+    pub fn status(mut self, status: u16) -> Result<Self, InvalidProbe> {
+        if !(100..=599).contains(&status) {
+            return Err(InvalidProbe::new(format!(
+                "{status} is not an HTTP status (100 to 599)"
+            )));
+        }
         self.status = Some(status);
-        self
+        Ok(self)
+    }
+
+    /// The URL, as given.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The one status code required, if not any 2xx.
+    pub fn required_status(&self) -> Option<u16> {
+        self.status
+    }
+
+    /// Whether certificate checks are skipped.
+    pub fn skips_tls_checks(&self) -> bool {
+        self.insecure_tls
     }
 
     /// Skips certificate checks for `https` (self-signed and otherwise untrusted servers).
@@ -216,9 +237,19 @@ impl HttpProbe {
     }
 }
 
+/// Two probes are equal when they make the same request and judge the answer the same way.
+impl PartialEq for HttpProbe {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.url, self.status, self.insecure_tls, self.timeout)
+            == (&other.url, other.status, other.insecure_tls, other.timeout)
+    }
+}
+
+impl Eq for HttpProbe {}
+
 impl Probe for HttpProbe {
-    fn kind(&self) -> &str {
-        "http"
+    fn kind(&self) -> CheckKind {
+        CheckKind::Http
     }
 
     fn target(&self) -> String {
@@ -435,7 +466,8 @@ mod tests {
         let addr = serve(false, |n| if n == 1 { (200, "") } else { (204, "") }).await;
         let probe = HttpProbe::new(&format!("http://{addr}/"))
             .unwrap()
-            .status(204);
+            .status(204)
+            .unwrap();
         assert_eq!(probe.probe().await.unwrap_err(), "status 200 (want 204)");
         probe.probe().await.unwrap();
         // Without a required status, 204 is a 2xx and passes.

@@ -1,7 +1,7 @@
 //! `tcp = "host:port"`: ready once a TCP connect succeeds.
 
 use super::{InvalidProbe, io_reason};
-use crate::{BoxFuture, Probe};
+use crate::{BoxFuture, CheckKind, Probe};
 use std::net::Ipv6Addr;
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -14,23 +14,33 @@ use tokio::net::TcpStream;
 ///
 /// ```
 /// use herald::probe::TcpProbe;
-/// use herald::Probe;
-/// let probe = TcpProbe::new("127.0.0.1:2379");
-/// assert_eq!((probe.kind(), probe.target()), ("tcp", "127.0.0.1:2379".to_string()));
+/// use herald::{CheckKind, Probe};
+/// let probe = TcpProbe::new("127.0.0.1:2379")?;
+/// assert_eq!((probe.kind(), probe.target()), (CheckKind::Tcp, "127.0.0.1:2379".to_string()));
+/// assert!(TcpProbe::new("2379").is_err());
+/// # Ok::<(), herald::probe::InvalidProbe>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TcpProbe {
     addr: String,
     connect_timeout: Duration,
 }
 
 impl TcpProbe {
-    /// A probe of `addr`, written `host:port` (`[::1]:80` for an IPv6 address).
-    pub fn new(addr: impl Into<String>) -> Self {
-        Self {
-            addr: addr.into(),
+    /// A probe of `addr`, written `host:port` (`[::1]:80` for an IPv6 address, a port from 1
+    /// to 65535); anything else is refused with the reason.
+    pub fn new(addr: impl Into<String>) -> Result<Self, InvalidProbe> {
+        let addr = addr.into();
+        check_host_port(&addr)?;
+        Ok(Self {
+            addr,
             connect_timeout: Duration::from_secs(1),
-        }
+        })
+    }
+
+    /// The address, as given.
+    pub fn addr(&self) -> &str {
+        &self.addr
     }
 
     /// Bounds each connect attempt (1 s by default).
@@ -41,8 +51,8 @@ impl TcpProbe {
 }
 
 impl Probe for TcpProbe {
-    fn kind(&self) -> &str {
-        "tcp"
+    fn kind(&self) -> CheckKind {
+        CheckKind::Tcp
     }
 
     fn target(&self) -> String {
@@ -109,7 +119,7 @@ mod tests {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             listener.local_addr().unwrap().port()
         };
-        let probe = TcpProbe::new(format!("127.0.0.1:{port}"));
+        let probe = TcpProbe::new(format!("127.0.0.1:{port}")).unwrap();
         let reason = probe.probe().await.unwrap_err();
         assert_eq!(reason, "connection refused");
 
@@ -121,7 +131,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_unresolvable_host_fails_with_a_reason() {
-        let probe = TcpProbe::new("no-such-host.invalid:80");
+        let probe = TcpProbe::new("no-such-host.invalid:80").unwrap();
         let reason = probe.probe().await.unwrap_err();
         assert!(!reason.is_empty());
     }

@@ -1,8 +1,8 @@
 //! `unix = "path"`: ready once a connect to the unix socket succeeds.
 
-use super::io_reason;
-use crate::{BoxFuture, Probe};
-use std::path::PathBuf;
+use super::{InvalidProbe, io_reason};
+use crate::{BoxFuture, CheckKind, Probe};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::net::UnixStream;
 
@@ -11,24 +11,35 @@ use tokio::net::UnixStream;
 ///
 /// ```
 /// use herald::probe::UnixProbe;
-/// use herald::Probe;
-/// let probe = UnixProbe::new("/run/containerd/containerd.sock");
-/// assert_eq!(probe.kind(), "unix");
+/// use herald::{CheckKind, Probe};
+/// let probe = UnixProbe::new("/run/containerd/containerd.sock")?;
+/// assert_eq!(probe.kind(), CheckKind::Unix);
+/// # Ok::<(), herald::probe::InvalidProbe>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnixProbe {
     path: PathBuf,
     connect_timeout: Duration,
 }
 
 impl UnixProbe {
-    /// A probe of the socket at `path`. A relative path is taken from the process's current
-    /// folder ([`probes_for`](crate::probes_for) resolves it against the stack file's folder).
-    pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self {
-            path: path.into(),
-            connect_timeout: Duration::from_secs(1),
+    /// A probe of the socket at `path`, which must not be empty. A relative path is taken
+    /// from the process's current folder at each attempt (the stack file's reader makes it
+    /// absolute).
+    pub fn new(path: impl Into<PathBuf>) -> Result<Self, InvalidProbe> {
+        let path = path.into();
+        if path.as_os_str().is_empty() {
+            return Err(InvalidProbe::new("the path is empty"));
         }
+        Ok(Self {
+            path,
+            connect_timeout: Duration::from_secs(1),
+        })
+    }
+
+    /// The socket's path.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Bounds each connect attempt (1 s by default).
@@ -39,8 +50,8 @@ impl UnixProbe {
 }
 
 impl Probe for UnixProbe {
-    fn kind(&self) -> &str {
-        "unix"
+    fn kind(&self) -> CheckKind {
+        CheckKind::Unix
     }
 
     fn target(&self) -> String {
@@ -71,7 +82,7 @@ mod tests {
     async fn missing_then_refused_then_accepted() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("app.sock");
-        let probe = UnixProbe::new(&path);
+        let probe = UnixProbe::new(&path).unwrap();
         assert_eq!(
             probe.probe().await.unwrap_err(),
             "no such file or directory"
@@ -92,7 +103,7 @@ mod tests {
         let path = dir.path().join("plain");
         std::fs::write(&path, b"").unwrap();
         assert_eq!(
-            UnixProbe::new(&path).probe().await.unwrap_err(),
+            UnixProbe::new(&path).unwrap().probe().await.unwrap_err(),
             "connection refused"
         );
     }

@@ -15,7 +15,7 @@ use super::notify::{Listener, Registration};
 use super::ready::Gate;
 use crate::sys::signals::describe_exit;
 use crate::sys::spawn::{Command, Spawned};
-use crate::{BoxFuture, Component, Context, Failure, Probe, Readiness};
+use crate::{BoxFuture, CheckKind, Component, Context, Failure, Probe, Readiness};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -92,10 +92,10 @@ impl Component for Process {
         let inner = &self.inner;
         let address = || inner.host.notify_socket().display().to_string();
         let signal = match (inner.notify, &inner.log) {
-            (true, None) => Some(("notify".to_string(), address())),
-            (false, Some(re)) => Some(("log".to_string(), re.as_str().to_string())),
+            (true, None) => Some((CheckKind::Notify, address())),
+            (false, Some(re)) => Some((CheckKind::Log, re.as_str().to_string())),
             (true, Some(re)) => Some((
-                "notify+log".to_string(),
+                CheckKind::NotifyAndLog,
                 format!("{} and /{}/", address(), re.as_str()),
             )),
             (false, None) => None,
@@ -143,7 +143,7 @@ impl Inner {
             .command()
             .spawn(Some(self.host.inner.containment.clone()))
             .await
-            .map_err(|e| Failure::new("spawn", &program, e.to_string()))?;
+            .map_err(|e| Failure::new(CheckKind::Spawn, &program, e.to_string()))?;
         let pid = group.pgid();
 
         let gate = Arc::new(Gate::new(ctx.clone(), self.notify, self.log.is_some()));
@@ -194,8 +194,16 @@ impl Inner {
 
         match status {
             Ok(status) if status.success() => Ok(()),
-            Ok(status) => Err(Failure::new("exit", program, describe_exit(status))),
-            Err(e) => Err(Failure::new("exit", program, format!("cannot wait: {e}"))),
+            Ok(status) => Err(Failure::new(
+                CheckKind::Exit,
+                program,
+                describe_exit(status),
+            )),
+            Err(e) => Err(Failure::new(
+                CheckKind::Exit,
+                program,
+                format!("cannot wait: {e}"),
+            )),
         }
     }
 }

@@ -3,18 +3,20 @@
 //! A [`ProcessHost`] holds what the components of one stack share: the state folder with
 //! `logs/`, the notify socket, the live [`LogHub`], the guardian that kills every component's
 //! process group if herald dies, and the reaper of orphaned grandchildren. It builds
-//! [`Process`] components from specs:
+//! [`Process`] components from specs, probes and all: the spec's checks were checked when it
+//! was made, so the only thing [`ProcessHost::process`] can refuse is a spec with no command.
 //!
 //! ```no_run
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use herald::{ComponentSpec, ProcessHost, ReadySpec, Stack};
+//! use herald::probe::TcpProbe;
+//! use herald::{Check, ComponentSpec, ProcessHost, ReadySpec, Stack};
 //! let host = ProcessHost::new(".herald")?;
 //! let spec = ComponentSpec::new("redis")
 //!     .command(["redis-server", "--port", "6380"])
-//!     .ready(ReadySpec { notify: true, ..ReadySpec::default() });
+//!     .ready(ReadySpec::default().with(Check::Notify).with(Check::Tcp(TcpProbe::new("127.0.0.1:6380")?)));
 //! let mut stack = Stack::new();
-//! stack.add(spec.clone(), host.process(&spec, vec![])?);
+//! stack.add(spec.clone(), host.process(&spec)?);
 //! let running = stack.start()?;
 //! running.wait_all().await?;
 //! running.shutdown().await;
@@ -45,7 +47,7 @@ mod ready;
 pub use child::Process;
 pub use logs::{LogHub, LogLine, Stream};
 
-use crate::sys::{Containment, limits, signals};
+use crate::sys::{Containment, limits};
 use crate::{ComponentSpec, ConfigProblem, Probe};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -111,41 +113,33 @@ impl ProcessHost {
         })
     }
 
-    /// Every problem [`ProcessHost::process`] would find in `spec` (an empty or missing
-    /// command, an unknown `stop_signal`, a bad `ready.log` regular expression), all at once.
-    /// Needs no host and no runtime, so a front end can check a stack file without starting
-    /// anything.
-    pub fn validate(spec: &ComponentSpec) -> Vec<ConfigProblem> {
-        [
-            check_command(spec).err(),
-            stop_signal(spec).err(),
-            log_pattern(spec).err(),
-        ]
-        .into_iter()
-        .flatten()
-        .collect()
+    /// The component that runs `spec`: its command, its own readiness signal (`notify`,
+    /// `log`) and the probes of its outside checks, which the engine runs. Relative paths in
+    /// the checks are taken from herald's current folder (the stack file's reader has made
+    /// them absolute). Refuses only a spec without a command (an in-process task's spec).
+    pub fn process(&self, spec: &ComponentSpec) -> Result<Process, ConfigProblem> {
+        self.process_with(spec, [])
     }
 
-    /// Validates the spec (a non-empty command, a known `stop_signal`, a valid `ready.log`
-    /// regular expression) and builds its component. `probes` are the outside checks
-    /// (`tcp`, `http`, ...) that must pass besides the process's own signal.
-    pub fn process(
+    /// As [`process`](Self::process), with probes of the program's own (checks a stack file
+    /// cannot write) that must pass as well, after the spec's.
+    pub fn process_with(
         &self,
         spec: &ComponentSpec,
-        probes: Vec<Arc<dyn Probe>>,
+        extra: impl IntoIterator<Item = Arc<dyn Probe>>,
     ) -> Result<Process, ConfigProblem> {
         check_command(spec)?;
-        let stop_signal = stop_signal(spec)?;
-        let log = log_pattern(spec)?;
+        let mut probes = spec.ready.probes();
+        probes.extend(extra);
         Ok(Process::from_inner(child::Inner {
             host: self.clone(),
             name: Arc::from(spec.name.as_str()),
             argv: spec.command.clone(),
             env: spec.env.clone(),
             cwd: spec.cwd.clone(),
-            notify: spec.ready.notify,
-            log,
-            stop_signal,
+            notify: spec.ready.notify(),
+            log: spec.ready.log().map(|pattern| pattern.regex().clone()),
+            stop_signal: spec.stop_signal.number(),
             probes,
             file: OnceLock::new(),
         }))
@@ -196,47 +190,21 @@ fn check_command(spec: &ComponentSpec) -> Result<(), ConfigProblem> {
     }
 }
 
-/// The number of the stop signal.
-fn stop_signal(spec: &ComponentSpec) -> Result<i32, ConfigProblem> {
-    signals::parse_signal(&spec.stop_signal).ok_or_else(|| {
-        invalid(
-            spec,
-            "stop_signal",
-            format!("unknown signal {:?} (try \"SIGTERM\")", spec.stop_signal),
-        )
-    })
-}
-
-/// The compiled `ready.log` expression, if any.
-fn log_pattern(spec: &ComponentSpec) -> Result<Option<regex::bytes::Regex>, ConfigProblem> {
-    spec.ready
-        .log
-        .as_deref()
-        .map(|pattern| {
-            regex::bytes::Regex::new(pattern)
-                .map_err(|e| invalid(spec, "ready.log", format!("bad regular expression: {e}")))
-        })
-        .transpose()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn validate_reports_every_problem_without_a_host() {
-        let mut spec = ComponentSpec::new("web");
-        spec.stop_signal = "SIGNOPE".into();
-        spec.ready.log = Some("(unclosed".into());
-        let fields: Vec<String> = ProcessHost::validate(&spec)
-            .into_iter()
-            .map(|p| match p {
-                ConfigProblem::Invalid { field, .. } => field,
-                other => panic!("unexpected {other:?}"),
-            })
-            .collect();
-        assert_eq!(fields, ["command", "stop_signal", "ready.log"]);
-        let fine = ComponentSpec::new("web").command(["true"]);
-        assert!(ProcessHost::validate(&fine).is_empty());
+    fn a_spec_without_a_program_is_refused_naming_the_field() {
+        for spec in [
+            ComponentSpec::new("web"),
+            ComponentSpec::new("web").command([""]),
+        ] {
+            match check_command(&spec) {
+                Err(ConfigProblem::Invalid { field, .. }) => assert_eq!(field, "command"),
+                other => panic!("{other:?}"),
+            }
+        }
+        check_command(&ComponentSpec::new("web").command(["true"])).unwrap();
     }
 }

@@ -44,7 +44,7 @@ async fn exited(handle: &mut Option<JoinHandle<Result<(), Failure>>>) -> Result<
         } else {
             "was cancelled"
         };
-        Err(Failure::new("task", "", reason))
+        Err(Failure::new(crate::CheckKind::Task, "", reason))
     })
 }
 
@@ -108,10 +108,10 @@ impl Supervisor {
                     EdgeKind::Requires | EdgeKind::BindsTo if state.is_failed() => {
                         let cause = status.error.as_deref().cloned().unwrap_or_else(|| {
                             let name = self.bus.name(*dep).as_ref();
-                            ReadinessError::new(name, "state", "", state.as_str())
+                            ReadinessError::new(name, crate::CheckKind::State, "", state.as_str())
                         });
                         let name = self.spec.name.as_str();
-                        return Err(ReadinessError::blocked(name, kind.as_str(), cause));
+                        return Err(ReadinessError::blocked(name, *kind, cause));
                     }
                     EdgeKind::Requires | EdgeKind::BindsTo => state.is_up(),
                     EdgeKind::Wants => !matches!(state, State::Waiting | State::Starting),
@@ -209,7 +209,7 @@ impl Supervisor {
             _ = tokio::time::sleep_until(deadline) => {
                 let timeout = crate::format_duration(self.spec.ready.timeout);
                 let reason = format!("did not report its spawn within {timeout}");
-                let error = ReadinessError::new(self.spec.name.as_str(), "spawn", self.target(), reason);
+                let error = ReadinessError::new(self.spec.name.as_str(), crate::CheckKind::Spawn, self.target(), reason);
                 Err(End::Failed(error.with_elapsed(run.started.elapsed())))
             }
         }
@@ -243,7 +243,7 @@ impl Supervisor {
                 _ = &mut deadline, if oneshot => {
                     let timeout = crate::format_duration(self.spec.ready.timeout);
                     let reason = format!("did not complete within {timeout}");
-                    let error = ReadinessError::new(self.spec.name.as_str(), "exit", self.target(), reason);
+                    let error = ReadinessError::new(self.spec.name.as_str(), crate::CheckKind::Exit, self.target(), reason);
                     break Err(error.with_elapsed(run.started.elapsed()));
                 }
                 changed = run.report.changed(), if run.reporting => self.follow(run, changed),
@@ -343,8 +343,12 @@ impl Supervisor {
             (Ok(()), Kind::Oneshot) => End::Completed(took),
             (Ok(()), Kind::Service) => {
                 let reason = "exited successfully before it was ready";
-                let error =
-                    ReadinessError::new(self.spec.name.as_str(), "exit", self.target(), reason);
+                let error = ReadinessError::new(
+                    self.spec.name.as_str(),
+                    crate::CheckKind::Exit,
+                    self.target(),
+                    reason,
+                );
                 End::Failed(error.with_elapsed(took))
             }
             (Err(failure), _) => End::Failed(self.failure_error(failure, run.started)),

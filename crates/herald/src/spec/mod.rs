@@ -1,8 +1,10 @@
-//! Plain-data component specifications, matching the stack file's component fields.
+//! Component specifications, matching the stack file's component fields.
 //!
 //! A [`ComponentSpec`] says *what* a component is and what it needs; the engine decides *when*
-//! it runs. Specs deserialise from the stack file (unknown fields are rejected) and can be built
-//! in code with the chained setters:
+//! it runs. Its values are typed: the readiness checks ([`ReadySpec`], a list of [`Check`]s) and
+//! the stop signal ([`UnixSignal`]) were checked when they were made, so a spec is never found
+//! wrong later. Specs deserialise from the stack file's form (unknown fields and bad values are
+//! rejected) and can be built in code with the chained setters:
 //!
 //! ```
 //! use herald::{ComponentSpec, Kind};
@@ -10,6 +12,13 @@
 //! assert_eq!(spec.kind, Kind::Service);
 //! assert_eq!(spec.requires, vec!["etcd".to_string()]);
 //! ```
+
+mod form;
+mod ready;
+mod signal;
+
+pub use ready::{Check, LogPattern, ReadySpec};
+pub use signal::{UnixSignal, UnknownSignal};
 
 use crate::duration::serde_duration;
 use serde::{Deserialize, Serialize};
@@ -94,98 +103,6 @@ impl Default for StartLimit {
     }
 }
 
-fn default_probe_interval() -> BackoffSpec {
-    BackoffSpec::PROBE
-}
-
-fn default_ready_timeout() -> Duration {
-    Duration::from_secs(60)
-}
-
-/// Readiness checks. All that are given must pass; none given means ready once spawned.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReadySpec {
-    /// Ready when the process sends `READY=1` on `$NOTIFY_SOCKET`.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub notify: bool,
-    /// Ready when a TCP connect to `host:port` succeeds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tcp: Option<String>,
-    /// Ready when a GET on this URL answers 2xx (or `status`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub http: Option<String>,
-    /// The one HTTP status code to require instead of any 2xx.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
-    /// Skip TLS certificate checks for `http`.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub insecure_tls: bool,
-    /// Ready when this command exits 0.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exec: Option<Vec<String>>,
-    /// Ready when this path exists.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file: Option<PathBuf>,
-    /// Ready when a connect to this unix socket succeeds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unix: Option<PathBuf>,
-    /// Ready when a line of stdout or stderr matches this regular expression.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub log: Option<String>,
-    /// Ready when grpc.health.v1 Check answers SERVING at `host:port` or `unix:///path`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grpc: Option<String>,
-    /// The gRPC service name to check (default `""`, the whole server).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service: Option<String>,
-    /// Deadline from spawn; past it the start has failed.
-    #[serde(default = "default_ready_timeout", with = "serde_duration")]
-    pub timeout: Duration,
-    /// Probe spacing, growing from `initial` to `max`: each delay is `initial` plus a thirtieth
-    /// of the time already spent probing ([`ProbeSpacing`](crate::ProbeSpacing)).
-    #[serde(default = "default_probe_interval")]
-    pub interval: BackoffSpec,
-}
-
-impl Default for ReadySpec {
-    fn default() -> Self {
-        Self {
-            notify: false,
-            tcp: None,
-            http: None,
-            status: None,
-            insecure_tls: false,
-            exec: None,
-            file: None,
-            unix: None,
-            log: None,
-            grpc: None,
-            service: None,
-            timeout: default_ready_timeout(),
-            interval: default_probe_interval(),
-        }
-    }
-}
-
-impl ReadySpec {
-    /// Whether any readiness check is given.
-    pub fn has_checks(&self) -> bool {
-        self.notify
-            || self.tcp.is_some()
-            || self.http.is_some()
-            || self.exec.is_some()
-            || self.file.is_some()
-            || self.unix.is_some()
-            || self.log.is_some()
-            || self.grpc.is_some()
-    }
-}
-
-fn default_stop_signal() -> String {
-    "SIGTERM".into()
-}
-
 fn default_stop_timeout() -> Duration {
     Duration::from_secs(10)
 }
@@ -228,6 +145,10 @@ pub struct ComponentSpec {
     /// needs it ([`Context::need`](crate::Context::need)), and stops before it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub uses: Vec<String>,
+    /// The profiles the component belongs to: a front end that knows which profiles are
+    /// active leaves it out unless one of these is (none: always in). The engine ignores it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub profiles: Vec<String>,
     /// Readiness checks.
     #[serde(default)]
     pub ready: ReadySpec,
@@ -241,8 +162,8 @@ pub struct ComponentSpec {
     #[serde(default)]
     pub start_limit: StartLimit,
     /// The signal sent first on stop, to the whole process group.
-    #[serde(default = "default_stop_signal")]
-    pub stop_signal: String,
+    #[serde(default)]
+    pub stop_signal: UnixSignal,
     /// Grace between the stop signal and SIGKILL (or, for a task, cancellation and abort).
     #[serde(default = "default_stop_timeout", with = "serde_duration")]
     pub stop_timeout: Duration,
@@ -262,11 +183,12 @@ impl ComponentSpec {
             after: Vec::new(),
             binds_to: Vec::new(),
             uses: Vec::new(),
+            profiles: Vec::new(),
             ready: ReadySpec::default(),
             restart: RestartPolicy::default(),
             restart_backoff: BackoffSpec::default(),
             start_limit: StartLimit::default(),
-            stop_signal: default_stop_signal(),
+            stop_signal: UnixSignal::TERM,
             stop_timeout: default_stop_timeout(),
         }
     }
@@ -343,6 +265,12 @@ impl ComponentSpec {
         self
     }
 
+    /// Sets the stop signal.
+    pub fn stop_signal(mut self, signal: UnixSignal) -> Self {
+        self.stop_signal = signal;
+        self
+    }
+
     /// Sets the stop timeout.
     pub fn stop_timeout(mut self, timeout: Duration) -> Self {
         self.stop_timeout = timeout;
@@ -379,7 +307,7 @@ mod tests {
         assert_eq!(spec.restart_backoff.max, Duration::from_secs(30));
         assert_eq!(spec.start_limit.burst, 5);
         assert_eq!(spec.start_limit.interval, Duration::from_secs(60));
-        assert_eq!(spec.stop_signal, "SIGTERM");
+        assert_eq!(spec.stop_signal, UnixSignal::TERM);
         assert_eq!(spec.stop_timeout, Duration::from_secs(10));
         assert_eq!(spec.ready.timeout, Duration::from_secs(60));
         assert_eq!(spec.ready.interval, BackoffSpec::PROBE);
@@ -393,8 +321,14 @@ mod tests {
         assert_eq!(spec.ready.timeout, Duration::from_secs(5));
         assert_eq!(spec.ready.interval, BackoffSpec::PROBE);
         assert_eq!(spec.stop_timeout, Duration::from_secs(10));
+        assert_eq!(spec.ready.probes()[0].target(), "127.0.0.1:1");
         let bad = r#"{"command": ["x"], "requirez": ["a"]}"#;
         let err = serde_json::from_str::<ComponentSpec>(bad).unwrap_err();
         assert!(err.to_string().contains("requirez"), "{err}");
+        let bad = r#"{"command": ["x"], "stop_signal": "SIGNOPE"}"#;
+        let err = serde_json::from_str::<ComponentSpec>(bad).unwrap_err();
+        assert!(err.to_string().contains("unknown signal"), "{err}");
+        let written = serde_json::to_value(ComponentSpec::new("x").command(["x"])).unwrap();
+        assert_eq!(written["stop_signal"], "SIGTERM");
     }
 }
