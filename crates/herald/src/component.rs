@@ -106,6 +106,8 @@ pub(crate) struct RunReport {
     pub ready: bool,
     /// Free-form status text.
     pub detail: Option<String>,
+    /// A reload is under way (`RELOADING=1`, until the next `READY=1`).
+    pub reloading: bool,
 }
 
 /// The handle a run receives: mark readiness, read other components' signals, see shutdown.
@@ -148,6 +150,13 @@ impl Context {
         let detail = detail.into();
         self.report.send_modify(|r| r.detail = Some(detail));
         self.stir();
+    }
+
+    /// Says that the run began (`true`) or finished (`false`) reloading its configuration:
+    /// a ready component is `reloading` meanwhile, and its dependents are left alone.
+    pub fn set_reloading(&self, reloading: bool) {
+        self.report
+            .send_if_modified(|r| std::mem::replace(&mut r.reloading, reloading) != reloading);
     }
 
     /// Tells the probes of this run that it shows signs of life (output, a status): a pending

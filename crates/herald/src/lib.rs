@@ -46,6 +46,8 @@
 //!  starting ──► completed                       a oneshot exited 0
 //!  waiting, starting, ready, stopping ──► failed   start limit reached, or restart = "no"
 //!  stopped, failed, blocked, completed ──► waiting  started again by a control
+//!  ready ◄──► reloading                         RELOADING=1, then READY=1
+//!  ready ◄──► degraded                          a failing `live` check with action degrade
 //! ```
 //!
 //! `stopped`, `failed`, `blocked` and `completed` are final: only a control (or the end of
@@ -167,8 +169,8 @@ pub use event::{Dependencies, Event, Events, Record, Release, RunHeader, RunTag}
 pub use graph::{CriticalPath, Edge, EdgeKind, Graph};
 pub use process::{LogHub, LogLine, Process, ProcessHost, Stream};
 pub use spec::{
-    BackoffSpec, Check, ComponentSpec, Kind, LogPattern, ReadySpec, RestartPolicy, StartLimit,
-    UnixSignal, UnknownSignal,
+    BackoffSpec, Check, ComponentSpec, Kind, LiveAction, LiveSpec, LogPattern, ReadySpec,
+    RestartPolicy, StartLimit, UnixSignal, UnknownSignal,
 };
 pub use stack::{Running, Stack, UnknownComponent};
 pub use state::{State, Status};

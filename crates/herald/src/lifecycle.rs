@@ -14,6 +14,8 @@
 //!  starting ──► completed                       a oneshot exited 0
 //!  waiting, starting, ready, stopping ──► failed   start limit reached, or restart = "no"
 //!  stopped, failed, blocked, completed ──► waiting  started again by a control
+//!  ready ◄──► reloading                         RELOADING=1, then READY=1
+//!  ready ◄──► degraded                          a failing `live` check with action degrade
 //! ```
 //!
 //! Read as a list (the table in [`legal`] is the reference):
@@ -21,10 +23,13 @@
 //!   ran), `stopping` (a run that never reported its spawn is stopped), `restarting` or
 //!   `failed` (the spawn itself failed);
 //! - `starting` → `ready`, `completed` (a oneshot), `stopping`, `restarting`, `failed`;
-//! - `ready` → `stopping`, `restarting` (it exited and the restart policy starts it again),
-//!   `failed` (it exited and may not restart), `stopped` (a clean exit the policy accepts);
+//! - `ready` → `stopping`, `restarting` (it exited, or its `live` check failed, and the
+//!   restart policy starts it again), `failed` (it may not restart), `stopped` (a clean exit
+//!   the policy accepts), `reloading`, `degraded`;
 //! - `stopping` → `stopped`, `restarting` (a restart: the old run is gone, the new one comes),
 //!   `failed` (a failed start whose run had to be stopped, with no restart left);
+//! - `reloading` and `degraded` → `ready` (the reload is over; the check passes again), and
+//!   the ways out of `ready`: they are still up, so dependents keep running;
 //! - `restarting` → `waiting` (the next run), `stopped` (stopped during the backoff);
 //! - `stopped`, `failed`, `blocked`, `completed` → `waiting` (started again by a control).
 //!
@@ -44,7 +49,12 @@ pub fn legal(from: State, to: State) -> bool {
             Starting | Blocked | Stopped | Stopping | Restarting | Failed
         ),
         Starting => matches!(to, Ready | Completed | Stopping | Restarting | Failed),
-        Ready => matches!(to, Stopping | Restarting | Failed | Stopped),
+        Ready => matches!(
+            to,
+            Stopping | Restarting | Failed | Stopped | Reloading | Degraded
+        ),
+        // A ready service: the same ways out as `ready`, and back to it.
+        Reloading | Degraded => matches!(to, Ready | Stopping | Restarting | Failed | Stopped),
         Stopping => matches!(to, Stopped | Restarting | Failed),
         Restarting => matches!(to, Waiting | Stopped),
         Stopped | Failed | Blocked | Completed => to == Waiting,

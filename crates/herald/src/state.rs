@@ -28,11 +28,17 @@ pub enum State {
     Stopping,
     /// Stopped.
     Stopped,
+    /// A ready notify service reloading its configuration (`RELOADING=1`), until its next
+    /// `READY=1`. Still up: dependents are not restarted.
+    Reloading,
+    /// A ready service whose `live` check fails with `action = "degrade"`: still up, its
+    /// dependents keep running, until the check passes again.
+    Degraded,
 }
 
 impl State {
     /// Every state, in life order.
-    pub const ALL: [State; 9] = [
+    pub const ALL: [State; 11] = [
         State::Waiting,
         State::Starting,
         State::Ready,
@@ -42,6 +48,8 @@ impl State {
         State::Restarting,
         State::Stopping,
         State::Stopped,
+        State::Reloading,
+        State::Degraded,
     ];
 
     /// The lowercase name used in the event log and on the command line.
@@ -56,11 +64,22 @@ impl State {
             State::Restarting => "restarting",
             State::Stopping => "stopping",
             State::Stopped => "stopped",
+            State::Reloading => "reloading",
+            State::Degraded => "degraded",
         }
     }
 
-    /// Ready or completed: what a hard dependency must be.
+    /// Ready or completed, or a ready service reloading or degraded: what a hard dependency
+    /// must be, and what keeps a `binds_to` dependent running.
     pub fn is_up(self) -> bool {
+        matches!(
+            self,
+            State::Ready | State::Completed | State::Reloading | State::Degraded
+        )
+    }
+
+    /// Ready or completed, and nothing short of it: what a health endpoint reports as ready.
+    pub fn is_ready(self) -> bool {
         matches!(self, State::Ready | State::Completed)
     }
 

@@ -2,6 +2,7 @@
 //! into a [`ReadySpec`]'s typed checks and written back from them.
 
 use super::BackoffSpec;
+use super::live::{LiveAction, LiveSpec};
 use super::ready::{Check, LogPattern, ReadySpec, default_probe_interval, default_ready_timeout};
 use crate::duration::serde_duration;
 use crate::probe::{ExecProbe, FileProbe, GrpcProbe, HttpProbe, InvalidProbe, TcpProbe, UnixProbe};
@@ -39,6 +40,106 @@ pub(super) struct ReadyForm {
     timeout: Duration,
     #[serde(default = "default_probe_interval")]
     interval: BackoffSpec,
+}
+
+/// The stack file's form of `live`: the keys of one outside check, and its own settings.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LiveForm {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tcp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    http: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    insecure_tls: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    exec: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    unix: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    grpc: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    service: Option<String>,
+    #[serde(default = "live_period", with = "serde_duration")]
+    period: Duration,
+    #[serde(default = "live_timeout", with = "serde_duration")]
+    timeout: Duration,
+    #[serde(default = "live_failures")]
+    failures: u32,
+    #[serde(default)]
+    action: LiveAction,
+}
+
+fn live_period() -> Duration {
+    LiveSpec::PERIOD
+}
+
+fn live_timeout() -> Duration {
+    LiveSpec::TIMEOUT
+}
+
+fn live_failures() -> u32 {
+    LiveSpec::FAILURES
+}
+
+impl TryFrom<LiveForm> for LiveSpec {
+    type Error = String;
+
+    fn try_from(form: LiveForm) -> Result<Self, String> {
+        let check = ReadyForm {
+            tcp: form.tcp,
+            http: form.http,
+            status: form.status,
+            insecure_tls: form.insecure_tls,
+            exec: form.exec,
+            unix: form.unix,
+            grpc: form.grpc,
+            service: form.service,
+            ..ReadyForm::default()
+        };
+        let ready = ReadySpec::try_from(check).map_err(|e| e.replace("ready.", "live."))?;
+        let [check] = <[Check; 1]>::try_from(ready.checks).map_err(|checks| {
+            format!(
+                "live: give exactly one check (http, tcp, exec, grpc or unix), not {}",
+                checks.len()
+            )
+        })?;
+        if form.failures == 0 {
+            return Err("live.failures: must be at least 1".into());
+        }
+        let live = LiveSpec::new(check).map_err(|e| format!("live: {}", e.reason))?;
+        Ok(live
+            .period(form.period)
+            .timeout(form.timeout)
+            .failures(form.failures)
+            .action(form.action))
+    }
+}
+
+impl From<LiveSpec> for LiveForm {
+    fn from(live: LiveSpec) -> Self {
+        let check = ReadyForm::from(ReadySpec {
+            checks: vec![live.check],
+            timeout: default_ready_timeout(),
+            interval: default_probe_interval(),
+        });
+        LiveForm {
+            tcp: check.tcp,
+            http: check.http,
+            status: check.status,
+            insecure_tls: check.insecure_tls,
+            exec: check.exec,
+            unix: check.unix,
+            grpc: check.grpc,
+            service: check.service,
+            period: live.period,
+            timeout: live.timeout,
+            failures: live.failures,
+            action: live.action,
+        }
+    }
 }
 
 /// A problem with one key of the form: the dotted field (`ready.tcp`) and why.

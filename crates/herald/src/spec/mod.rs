@@ -14,9 +14,11 @@
 //! ```
 
 mod form;
+mod live;
 mod ready;
 mod signal;
 
+pub use live::{LiveAction, LiveSpec};
 pub use ready::{Check, LogPattern, ReadySpec};
 pub use signal::{UnixSignal, UnknownSignal};
 
@@ -167,6 +169,9 @@ pub struct ComponentSpec {
     /// Grace between the stop signal and SIGKILL (or, for a task, cancellation and abort).
     #[serde(default = "default_stop_timeout", with = "serde_duration")]
     pub stop_timeout: Duration,
+    /// A check that keeps running after ready, and what its failures lead to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveSpec>,
 }
 
 impl ComponentSpec {
@@ -190,6 +195,7 @@ impl ComponentSpec {
             start_limit: StartLimit::default(),
             stop_signal: UnixSignal::TERM,
             stop_timeout: default_stop_timeout(),
+            live: None,
         }
     }
 
@@ -274,6 +280,12 @@ impl ComponentSpec {
     /// Sets the stop timeout.
     pub fn stop_timeout(mut self, timeout: Duration) -> Self {
         self.stop_timeout = timeout;
+        self
+    }
+
+    /// Sets the check after ready.
+    pub fn live(mut self, live: LiveSpec) -> Self {
+        self.live = Some(live);
         self
     }
 

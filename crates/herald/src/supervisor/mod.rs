@@ -15,6 +15,7 @@
 //! Everything here is driven by events: dependency signals, the run's own report, its exit,
 //! timers, and controls ([`mailbox`]). Nothing polls.
 
+mod live;
 mod mailbox;
 mod run;
 

@@ -3,13 +3,14 @@
 //! still alive. Each phase is a function of its own; any of them may be interrupted
 //! ([`Supervisor::interruption`]).
 
+use super::live::{Change, Liveness};
 use super::mailbox::Mailbox;
 use super::{Cause, End, Listen, STOP_SLACK, Supervisor};
 use crate::component::{Context, RunReport};
 use crate::event::Release;
 use crate::readiness::{Window, judge};
 use crate::restart::Restarts;
-use crate::{EdgeKind, Failure, Kind, ReadinessError, State, Status};
+use crate::{EdgeKind, Failure, Kind, LiveAction, ReadinessError, State, Status};
 use futures_util::future::select_all;
 use std::sync::Arc;
 use std::time::Duration;
@@ -246,7 +247,9 @@ impl Supervisor {
                     let error = ReadinessError::new(self.spec.name.as_str(), crate::CheckKind::Exit, self.target(), reason);
                     break Err(error.with_elapsed(run.started.elapsed()));
                 }
-                changed = run.report.changed(), if run.reporting => self.follow(run, changed),
+                changed = run.report.changed(), if run.reporting => {
+                    self.follow(run, mailbox, changed);
+                }
                 interrupt = self.interruption(mailbox, Listen::Running) => {
                     return Err(End::Interrupted(interrupt));
                 }
@@ -264,9 +267,11 @@ impl Supervisor {
         Ok(())
     }
 
-    /// Serves a ready service until it exits or is interrupted. No timer runs meanwhile:
-    /// whether the run was stable is decided when it ends.
+    /// Serves a ready service until it exits, is interrupted, or its `live` check fails for
+    /// a restart. No timer runs meanwhile unless `live` is set: whether the run was stable is
+    /// decided when it ends.
     async fn serve(&self, run: &mut Run, mailbox: &mut Mailbox) -> End {
+        let mut live = Liveness::new(&self.spec.name, self.spec.live.as_ref());
         loop {
             tokio::select! {
                 biased;
@@ -276,7 +281,14 @@ impl Supervisor {
                         Err(failure) => End::Failed(self.failure_error(failure, run.started)),
                     };
                 }
-                changed = run.report.changed(), if run.reporting => self.follow(run, changed),
+                changed = run.report.changed(), if run.reporting => {
+                    self.follow(run, mailbox, changed);
+                }
+                change = async { live.as_mut().expect("guarded").change().await }, if live.is_some() => {
+                    if let Some(end) = self.live_change(mailbox, change) {
+                        return end;
+                    }
+                }
                 interrupt = self.interruption(mailbox, Listen::Running) => {
                     return End::Interrupted(interrupt);
                 }
@@ -284,9 +296,36 @@ impl Supervisor {
         }
     }
 
-    /// Takes a change of the run's report into the status (a new main pid, a status text).
-    /// A run that dropped its context reports no more, and is no longer listened to.
-    fn follow(&self, run: &mut Run, changed: Result<(), watch::error::RecvError>) {
+    /// What a change of the `live` check does: a restart ends the run (a failure, so the
+    /// restart policy and the start limit decide); a degrade is a state, left when it passes.
+    fn live_change(&self, mailbox: &mut Mailbox, change: Change) -> Option<End> {
+        let action = self.spec.live.as_ref().map(|l| l.action);
+        match (change, action) {
+            (Change::Failing(error), Some(LiveAction::Restart)) => Some(End::Failed(error)),
+            (Change::Failing(error), _) => {
+                if self.state() == State::Ready {
+                    self.enter(mailbox, State::Degraded, Cause::error(error), |_| {});
+                }
+                None
+            }
+            (Change::Passing, _) => {
+                if self.state() == State::Degraded {
+                    self.enter(mailbox, State::Ready, Cause::default(), |_| {});
+                }
+                None
+            }
+        }
+    }
+
+    /// Takes a change of the run's report into the status (a new main pid, a status text) and
+    /// the state (a reload begins or ends). A run that dropped its context reports no more,
+    /// and is no longer listened to.
+    fn follow(
+        &self,
+        run: &mut Run,
+        mailbox: &mut Mailbox,
+        changed: Result<(), watch::error::RecvError>,
+    ) {
         if changed.is_err() {
             run.reporting = false;
             return;
@@ -298,6 +337,15 @@ impl Supervisor {
             }
             s.detail = report.detail;
         });
+        match self.state() {
+            State::Ready | State::Degraded if report.reloading => {
+                self.enter(mailbox, State::Reloading, Cause::default(), |_| {});
+            }
+            State::Reloading if !report.reloading => {
+                self.enter(mailbox, State::Ready, Cause::default(), |_| {});
+            }
+            _ => {}
+        }
     }
 
     /// Stops the run if it is still alive: `stopping`, the component's own stop (its signal,
