@@ -214,3 +214,20 @@ PASSED
         assert_eq!(vars[1].span.start, text.find("AFTER").unwrap());
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_text_reads_with_every_problem_inside_it(text in "[A-Za-z0-9_=#'\" \\\\\n\t.-]{0,80}") {
+            let (vars, problems) = parse(&text, 1);
+            for span in vars.iter().map(|v| v.span).chain(problems.iter().filter_map(|p| p.span)) {
+                prop_assert!(span.start <= span.end && span.end <= text.len());
+                prop_assert_eq!(span.file, 1);
+            }
+        }
+    }
+}
