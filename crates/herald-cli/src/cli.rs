@@ -91,6 +91,17 @@ Examples:
   herald config --json | jq '.components.etcd.env'")]
     Config,
 
+    /// Write a Procfile or a process-compose.yaml as a herald stack file
+    #[command(after_help = "\
+A FILE named *.yaml or *.yml is read as process-compose's, anything else as a Procfile.
+The stack file goes to standard output; what cannot be expressed is listed on standard
+error, each with its line.
+
+Examples:
+  herald import Procfile > herald.toml
+  herald import process-compose.yaml --format yaml > herald.yaml")]
+    Import(ImportArgs),
+
     /// Print a shell completion script
     #[command(after_help = "\
 Examples:
@@ -232,6 +243,26 @@ pub struct NameArg {
     pub name: String,
 }
 
+/// `herald import`.
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// The Procfile or process-compose.yaml to read
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The stack file's format
+    #[arg(long, value_enum, default_value_t = ImportFormat::Toml)]
+    pub format: ImportFormat,
+}
+
+/// What `herald import` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportFormat {
+    /// herald.toml
+    Toml,
+    /// herald.yaml
+    Yaml,
+}
+
 /// `herald graph`.
 #[derive(Debug, Clone, Args)]
 pub struct GraphArgs {
@@ -269,6 +300,7 @@ impl Cli {
             Command::Check => "check",
             Command::Graph(_) => "graph",
             Command::Config => "config",
+            Command::Import(_) => "import",
             Command::Completions(_) => "completions",
         }
     }

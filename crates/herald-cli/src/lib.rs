@@ -3,9 +3,11 @@
 //! - [`stackfile`] reads `herald.toml` or `herald.yaml` into specs, every problem placed;
 //! - [`cli`] is the command line;
 //! - [`graph_view`] draws the dependency graph as text, dot, mermaid or JSON;
+//! - [`import`] writes a Procfile or a process-compose file as a stack file;
 //! - [`runtime`] runs the commands that act on a running stack.
 
 pub mod cli;
 pub mod graph_view;
+pub mod import;
 pub mod runtime;
 pub mod stackfile;

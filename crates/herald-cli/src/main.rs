@@ -36,6 +36,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         clap_complete::generate(args.shell, &mut command, "herald", &mut std::io::stdout());
         return Ok(ExitCode::SUCCESS);
     }
+    if let Command::Import(args) = &cli.command {
+        return Ok(import(args));
+    }
     let stack = match load(&cli) {
         Ok(stack) => stack,
         Err(code) => return Ok(code),
@@ -71,7 +74,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Completions(_) => Ok(ExitCode::SUCCESS),
+        Command::Completions(_) | Command::Import(_) => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// `herald import`: the stack file on stdout, what was left out on stderr.
+fn import(args: &herald_cli::cli::ImportArgs) -> ExitCode {
+    match herald_cli::import::import(&args.file) {
+        Ok(imported) => {
+            match args.format {
+                herald_cli::cli::ImportFormat::Toml => print!("{}", imported.to_toml()),
+                herald_cli::cli::ImportFormat::Yaml => print!("{}", imported.to_yaml()),
+            }
+            for note in &imported.notes {
+                eprintln!("{note}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(USAGE)
+        }
     }
 }
 

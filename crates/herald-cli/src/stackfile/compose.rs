@@ -7,6 +7,8 @@
 //! - **Extension fields**: top-level keys, `[defaults]` keys and component keys that start
 //!   with `x-` are ignored, so that a file can hold its anchors (`x-common: &common`) and
 //!   notes of its own.
+//! - **`env` lists** (`["KEY=VALUE", "KEY"]`) become the table they mean before `[defaults]`
+//!   is merged, so that a component's list adds to the default `env` as a table does.
 //!
 //! ```yaml
 //! x-common: &common
@@ -80,7 +82,8 @@ fn merged(own: Vec<Entry>, problems: &mut Vec<Diagnostic>) -> Vec<Entry> {
     entries
 }
 
-/// Drops the extension fields of the top level, of `defaults` and of each component.
+/// Drops the extension fields of the top level, of `defaults` and of each component, and
+/// turns their `env` lists into tables.
 pub fn drop_extensions(root: &mut Node) {
     let Value::Map(top) = &mut root.value else {
         return;
@@ -104,7 +107,38 @@ pub fn drop_extensions(root: &mut Node) {
 fn retain_fields(node: &mut Node) {
     if let Value::Map(entries) = &mut node.value {
         entries.retain(|e| !is_extension(&e.key));
+        for entry in entries.iter_mut().filter(|e| e.key == "env") {
+            env_list_as_table(&mut entry.value);
+        }
     }
+}
+
+/// An `env` list (`["KEY=VALUE", "KEY"]`) as the table it means (`KEY` alone: no value,
+/// passed through), so that a component's list adds to a default list or table as a table
+/// does. A list with anything else in it is left for the reader to report.
+fn env_list_as_table(node: &mut Node) {
+    let Value::Array(items) = &node.value else {
+        return;
+    };
+    let mut entries = Vec::with_capacity(items.len());
+    for item in items {
+        let Value::Str(text) = &item.value else {
+            return;
+        };
+        let (key, value) = match text.split_once('=') {
+            Some((key, value)) => (key, Value::Str(value.to_string())),
+            None => (text.as_str(), Value::Null),
+        };
+        if key.is_empty() {
+            return;
+        }
+        entries.push(Entry {
+            key: key.to_string(),
+            key_span: item.span,
+            value: Node::new(item.span, value),
+        });
+    }
+    node.value = Value::Map(entries);
 }
 
 #[cfg(test)]
@@ -183,5 +217,18 @@ env = { x-kept = \"1\" }
         let a = &root.at_path("components.a").unwrap();
         assert_eq!(keys(a), ["command", "env"]);
         assert_eq!(keys(&a.entry("env").unwrap().value), ["x-kept"]);
+    }
+
+    #[test]
+    fn env_lists_become_tables_and_odd_ones_stay_lists() {
+        let text = "[components.a]\nenv = [\"A=1=2\", \"B\"]\n[components.b]\nenv = [\"A=1\", 2]\n";
+        let mut root = toml::parse(text).unwrap();
+        drop_extensions(&mut root);
+        let env = root.at_path("components.a.env").unwrap();
+        assert_eq!(keys(env), ["A", "B"]);
+        assert_eq!(env.entry("A").unwrap().value.as_str(), Some("1=2"));
+        assert_eq!(env.entry("B").unwrap().value.value, Value::Null);
+        let odd = root.at_path("components.b.env").unwrap();
+        assert!(matches!(odd.value, Value::Array(_)));
     }
 }

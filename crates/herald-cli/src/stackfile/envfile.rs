@@ -59,6 +59,11 @@ fn read_line(
     file: u16,
 ) -> Result<(Option<Variable>, usize), Problem> {
     let line_span = Span::in_file(file, offset, offset + line.trim_end().len());
+    if let Some(at) = line.find('\0') {
+        let at = offset + at;
+        let message = "a NUL byte cannot be part of a variable".to_string();
+        return Err((message, Span::in_file(file, at, at + 1)));
+    }
     let trimmed = line.trim();
     if trimmed.is_empty() || trimmed.starts_with('#') {
         return Ok((None, line.len()));
@@ -212,5 +217,29 @@ PASSED
         let keys: Vec<&str> = vars.iter().map(|v| v.key.as_str()).collect();
         assert_eq!(keys, ["GOOD", "AFTER"]);
         assert_eq!(vars[1].span.start, text.find("AFTER").unwrap());
+        let (vars, problems) = parse("A=x\0y\nB=2\n", 1);
+        assert_eq!(
+            problems[0].message,
+            "a NUL byte cannot be part of a variable"
+        );
+        assert_eq!(problems[0].span.unwrap().start, 3);
+        assert_eq!(vars.len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_text_reads_with_every_problem_inside_it(text in "[A-Za-z0-9_=#'\" \\\\\n\t.-]{0,80}") {
+            let (vars, problems) = parse(&text, 1);
+            for span in vars.iter().map(|v| v.span).chain(problems.iter().filter_map(|p| p.span)) {
+                prop_assert!(span.start <= span.end && span.end <= text.len());
+                prop_assert_eq!(span.file, 1);
+            }
+        }
     }
 }

@@ -31,7 +31,17 @@ mod words;
 mod yaml;
 
 pub use diagnostics::{Diagnostic, Diagnostics, Position};
-pub use tree::Span;
+pub use tree::{Node as TreeNode, Span, Value as TreeValue};
+
+/// The spanned tree of a YAML text, or its first syntax problem.
+pub fn yaml_tree(text: &str) -> Result<TreeNode, String> {
+    yaml::parse(text).map_err(|problems| {
+        problems
+            .into_iter()
+            .next()
+            .map_or_else(|| "invalid YAML".to_string(), |p| p.message)
+    })
+}
 
 use diagnostics::Source;
 use herald::{ComponentSpec, Graph};

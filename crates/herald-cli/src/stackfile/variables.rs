@@ -250,3 +250,25 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_text_substitutes_or_quotes_its_expression(text in "[a-z${}:?+\\-$ ]{0,40}") {
+            let vars: Variables = [("a".to_string(), "1".to_string())].into_iter().collect();
+            let (_, errors) = expand_all(&text, &vars);
+            for e in errors {
+                prop_assert!(text.contains(&e.expression), "{:?} not in {:?}", e.expression, text);
+            }
+        }
+
+        #[test]
+        fn text_without_a_dollar_is_left_alone(text in "[^$]{0,40}") {
+            prop_assert_eq!(expand(&text, &Variables::new()).unwrap(), text);
+        }
+    }
+}

@@ -126,3 +126,30 @@ mod tests {
         assert_eq!(split("a \\").unwrap_err().at, 2);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A word written so that the shell reads it back as itself.
+    fn quote(word: &str) -> String {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_splits_or_says_where_it_cannot(text in "\\PC{0,64}") {
+            match split(&text) {
+                Ok(words) => prop_assert!(words.iter().all(|w| text.len() >= w.len())),
+                Err(e) => prop_assert!(e.at < text.len()),
+            }
+        }
+
+        #[test]
+        fn quoted_words_read_back_as_written(words in prop::collection::vec("\\PC{0,12}", 0..6)) {
+            let line: Vec<String> = words.iter().map(|w| quote(w)).collect();
+            prop_assert_eq!(split(&line.join(" ")).unwrap(), words);
+        }
+    }
+}
