@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Every field a component (or `[defaults]`) may set.
-pub const FIELDS: [&str; 17] = [
+pub const FIELDS: [&str; 18] = [
     "command",
     "env",
     "env_file",
@@ -29,6 +29,7 @@ pub const FIELDS: [&str; 17] = [
     "start_limit",
     "stop_signal",
     "stop_timeout",
+    "live",
 ];
 
 const KINDS: [(&str, Kind); 2] = [("service", Kind::Service), ("oneshot", Kind::Oneshot)];
@@ -127,6 +128,7 @@ pub fn apply(spec: &mut ComponentSpec, entry: &Entry, place: &str, c: &mut Check
         "binds_to" => spec.binds_to = c.strings(node, field, place).unwrap_or_default(),
         "uses" => spec.uses = c.strings(node, field, place).unwrap_or_default(),
         "ready" => ready::read(&mut spec.ready, node, place, c),
+        "live" => spec.live = super::live::read(node, place, c),
         "restart" => {
             spec.restart = c
                 .choice(node, field, place, &RESTARTS)

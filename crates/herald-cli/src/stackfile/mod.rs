@@ -17,6 +17,7 @@ mod defaults;
 mod diagnostics;
 mod document;
 mod envfile;
+mod live;
 mod locate;
 mod paths;
 mod profiles;

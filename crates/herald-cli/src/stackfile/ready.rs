@@ -38,8 +38,6 @@ pub fn read(spec: &mut ReadySpec, node: &Node, place: &str, c: &mut Checker) {
     let Some(entries) = c.table(node, "ready", place, &FIELDS) else {
         return;
     };
-    let dir = c.base_dir.clone();
-    let option = |key: &str| node.entry(key).map(|e| &e.value);
     for entry in entries {
         let field = format!("ready.{}", entry.key);
         let (field, value) = (field.as_str(), &entry.value);
@@ -52,29 +50,6 @@ pub fn read(spec: &mut ReadySpec, node: &Node, place: &str, c: &mut Checker) {
                 }
                 None => None,
             },
-            "tcp" => c
-                .non_empty(value, field, place)
-                .map(|addr| TcpProbe::new(addr).map(Check::Tcp)),
-            "http" => c
-                .non_empty(value, field, place)
-                .and_then(|url| http(&url, option("status"), option("insecure_tls"), place, c)),
-            "exec" => exec(value, field, place, &dir, c),
-            "file" => c.non_empty(value, field, place).map(|path| {
-                FileProbe::new(paths::resolve(&dir, Path::new(&path))).map(Check::File)
-            }),
-            "unix" => c.non_empty(value, field, place).map(|path| {
-                UnixProbe::new(paths::resolve(&dir, Path::new(&path))).map(Check::Unix)
-            }),
-            "log" => c
-                .non_empty(value, field, place)
-                .map(|pattern| LogPattern::new(&pattern).map(Check::Log)),
-            "grpc" => c.non_empty(value, field, place).and_then(|addr| {
-                let service = match option("service") {
-                    Some(node) => c.string(node, "ready.service", place)?,
-                    None => String::new(),
-                };
-                Some(GrpcProbe::with_base_dir(&addr, &dir).map(|p| Check::Grpc(p.service(service))))
-            }),
             "timeout" => {
                 spec.timeout = c.duration(value, field, place).unwrap_or(spec.timeout);
                 None
@@ -83,25 +58,114 @@ pub fn read(spec: &mut ReadySpec, node: &Node, place: &str, c: &mut Checker) {
                 backoff(&mut spec.interval, value, field, place, c);
                 None
             }
-            // Options of `http` and `grpc`, read with their check.
-            _ => None,
+            key => check(
+                Section {
+                    name: "ready",
+                    node,
+                    place,
+                },
+                key,
+                value,
+                c,
+            ),
         };
-        match made {
-            Some(Ok(check)) => spec.add(check),
-            Some(Err(e)) => c.error(value, format!("`{field}` in {place}: {}", e.reason)),
-            None => {}
+        if let Some(check) = placed(made, value, field, place, c) {
+            spec.add(check);
         }
     }
+    options(
+        Section {
+            name: "ready",
+            node,
+            place,
+        },
+        c,
+    );
+}
+
+/// The table a check is written in: `ready` or `live`, of a component.
+#[derive(Clone, Copy)]
+pub struct Section<'a> {
+    /// `ready` or `live`.
+    pub name: &'static str,
+    /// The table.
+    pub node: &'a Node,
+    /// The component, as messages name it.
+    pub place: &'a str,
+}
+
+/// The check a key of `section` makes from `value` (`None` for a key that is no check, or an
+/// option read with its check); paths are taken from the stack file's folder.
+pub fn check(
+    section: Section<'_>,
+    key: &str,
+    value: &Node,
+    c: &mut Checker,
+) -> Option<Result<Check, InvalidProbe>> {
+    let (place, dir) = (section.place, c.base_dir.clone());
+    let field = format!("{}.{key}", section.name);
+    let field = field.as_str();
+    let option = |key: &str| section.node.entry(key).map(|e| &e.value);
+    match key {
+        "tcp" => c
+            .non_empty(value, field, place)
+            .map(|addr| TcpProbe::new(addr).map(Check::Tcp)),
+        "http" => c
+            .non_empty(value, field, place)
+            .and_then(|url| http(section, &url, option("status"), option("insecure_tls"), c)),
+        "exec" => exec(value, field, place, &dir, c),
+        "file" => c
+            .non_empty(value, field, place)
+            .map(|path| FileProbe::new(paths::resolve(&dir, Path::new(&path))).map(Check::File)),
+        "unix" => c
+            .non_empty(value, field, place)
+            .map(|path| UnixProbe::new(paths::resolve(&dir, Path::new(&path))).map(Check::Unix)),
+        "log" => c
+            .non_empty(value, field, place)
+            .map(|pattern| LogPattern::new(&pattern).map(Check::Log)),
+        "grpc" => c.non_empty(value, field, place).and_then(|addr| {
+            let service = match option("service") {
+                Some(node) => c.string(node, &format!("{}.service", section.name), place)?,
+                None => String::new(),
+            };
+            Some(GrpcProbe::with_base_dir(&addr, &dir).map(|p| Check::Grpc(p.service(service))))
+        }),
+        // Options of `http` and `grpc`, read with their check; the section's own keys.
+        _ => None,
+    }
+}
+
+/// The check made, or its problem placed at `value`.
+pub fn placed(
+    made: Option<Result<Check, InvalidProbe>>,
+    value: &Node,
+    field: &str,
+    place: &str,
+    c: &mut Checker,
+) -> Option<Check> {
+    match made? {
+        Ok(check) => Some(check),
+        Err(e) => {
+            c.error(value, format!("`{field}` in {place}: {}", e.reason));
+            None
+        }
+    }
+}
+
+/// An option given without its check is placed at the option.
+pub fn options(section: Section<'_>, c: &mut Checker) {
+    let name = section.name;
     for (option, check) in [
         ("status", "http"),
         ("insecure_tls", "http"),
         ("service", "grpc"),
     ] {
-        if let Some(entry) = node.entry(option)
-            && node.entry(check).is_none()
+        if let Some(entry) = section.node.entry(option)
+            && section.node.entry(check).is_none()
         {
             let message = format!(
-                "`ready.{option}` in {place} applies to `ready.{check}`, which is not given"
+                "`{name}.{option}` in {} applies to `{name}.{check}`, which is not given",
+                section.place
             );
             c.error(&entry.value, message);
         }
@@ -111,21 +175,22 @@ pub fn read(spec: &mut ReadySpec, node: &Node, place: &str, c: &mut Checker) {
 /// The `http` check with its `status` and `insecure_tls` options; a bad option is placed at
 /// the option and leaves no check.
 fn http(
+    section: Section<'_>,
     url: &str,
     status: Option<&Node>,
     insecure: Option<&Node>,
-    place: &str,
     c: &mut Checker,
 ) -> Option<Result<Check, InvalidProbe>> {
+    let (name, place) = (section.name, section.place);
     let status = match status {
         Some(node) => Some((
-            c.integer::<u16>(node, "ready.status", place, (100, 599))?,
+            c.integer::<u16>(node, &format!("{name}.status"), place, (100, 599))?,
             node,
         )),
         None => None,
     };
     let insecure = match insecure {
-        Some(node) => c.boolean(node, "ready.insecure_tls", place)?,
+        Some(node) => c.boolean(node, &format!("{name}.insecure_tls"), place)?,
         None => false,
     };
     let probe = match HttpProbe::new(url) {
@@ -137,7 +202,7 @@ fn http(
         Some((code, node)) => match probe.status(code) {
             Ok(probe) => Some(Ok(Check::Http(probe))),
             Err(e) => {
-                c.error(node, format!("`ready.status` in {place}: {}", e.reason));
+                c.error(node, format!("`{name}.status` in {place}: {}", e.reason));
                 None
             }
         },
