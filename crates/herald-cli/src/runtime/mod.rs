@@ -62,6 +62,7 @@ pub fn run_stack_command(cmd: StackRequest, stack: StackFile) -> anyhow::Result<
         StackCommand::Start(arg) => act(&stack, Action::Start, arg.name, cmd.json),
         StackCommand::Stop(arg) => act(&stack, Action::Stop, arg.name, cmd.json),
         StackCommand::Restart(arg) => act(&stack, Action::Restart, arg.name, cmd.json),
+        StackCommand::Analyze(args) => commands::analyze::run(&stack, args, cmd.json),
     }
 }
 

@@ -132,7 +132,12 @@ impl Timeline {
         let count = |state: State| {
             self.components
                 .iter()
-                .filter(|c| c.settled().is_some_and(|i| c.attempts[i].state == state))
+                .filter(|c| {
+                    c.settled().is_some_and(|i| {
+                        let a = &c.attempts[i];
+                        a.ready.is_none() && a.state == state
+                    })
+                })
                 .count()
         };
         let mut pending: Vec<String> = self

@@ -22,7 +22,8 @@ pub struct Link {
     /// When it reached that state, from the start of the run (systemd's `@`).
     #[serde(rename = "at_ms", serialize_with = "ms::one")]
     pub at: Duration,
-    /// Its own start: spawn to `at` (systemd's `+`); `None` if it never spawned.
+    /// Its own start: spawn to `at` (systemd's `+`); `None` if it never spawned, or if the
+    /// link is its spawn (an `after` edge).
     #[serde(rename = "own_start_ms", serialize_with = "ms::opt")]
     pub own_start: Option<Duration>,
     /// How long it waited for its dependencies before its spawn.
@@ -68,6 +69,7 @@ impl Chain {
             let _ = write!(out, "{indent}{}", link.component);
             match link.state {
                 State::Ready | State::Completed => {}
+                State::Starting if link.own_start.is_none() => out.push_str(" started"),
                 other => {
                     let _ = write!(out, " {other}");
                 }
@@ -89,7 +91,14 @@ impl Chain {
             out.push('\n');
             if let Some(error) = &link.error {
                 let pad = " ".repeat(indent.chars().count() + 2);
-                for line in error.to_string().lines() {
+                // A blocked link's cause is the next link: its own level is enough.
+                let text = error.to_string();
+                let levels = if link.state == State::Blocked {
+                    1
+                } else {
+                    usize::MAX
+                };
+                for line in text.lines().take(levels) {
                     let _ = writeln!(out, "{pad}{line}");
                 }
             }
@@ -195,7 +204,11 @@ fn link(
             _ => (State::Starting, until),
         },
     };
-    let own_start = a.started.map(|s| at.saturating_sub(s));
+    // Reached through an `after` edge: only its spawn counted, not its start.
+    let own_start = match reached {
+        Some(r) if state == State::Starting && Some(r) == a.started => None,
+        _ => a.started.map(|s| at.saturating_sub(s)),
+    };
     let on = match (&a.released_by, &a.error) {
         (Some(release), _) => Some((release.component.clone(), release.edge)),
         (None, Some(error)) if a.state == State::Blocked => {
