@@ -232,7 +232,10 @@ fn blame_waiting_and_own_start_add_up_to_the_time_to_ready() {
         );
         if name == "flaky" {
             assert_eq!(row["retries"], 1, "{row}");
-            assert!(retrying >= 100.0, "the backoff (jittered) is in the retries: {row}");
+            assert!(
+                retrying >= 100.0,
+                "the backoff (jittered) is in the retries: {row}"
+            );
         } else {
             assert_eq!(row["retries"], 0, "{row}");
             assert_eq!(retrying, 0.0, "{row}");
