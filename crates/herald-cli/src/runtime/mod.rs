@@ -1,5 +1,5 @@
 //! The commands that run or act on a running stack: `up`, `down`, `status`, `wait`, `logs`,
-//! `start`, `stop`, `restart`.
+//! `start`, `stop`, `restart`, `analyze`.
 //!
 //! This is the one seam between the command line and the process layer: by the time
 //! [`run_stack_command`] is called, the arguments are parsed and the stack file is loaded and

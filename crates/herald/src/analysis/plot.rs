@@ -65,6 +65,19 @@ fn tick_step(total_ms: f64) -> f64 {
     }
 }
 
+/// A tick's label: `0`, `250ms`, `1.5s`, `2min`.
+fn tick_label(ms: f64) -> String {
+    if ms == 0.0 {
+        "0".into()
+    } else if ms < 1000.0 {
+        format!("{}ms", ms.round())
+    } else if ms < 60_000.0 {
+        format!("{}s", (ms / 10.0).round() / 100.0)
+    } else {
+        format!("{}min", (ms / 600.0).round() / 100.0)
+    }
+}
+
 impl Timeline {
     /// The timeline as a standalone SVG document.
     pub fn plot_svg(&self) -> String {
@@ -83,9 +96,23 @@ impl Timeline {
             * font
             * 0.62
             + 16.0;
-        let total = self.until.max(Duration::from_millis(1));
+        // The axis covers what happened, not the time the stack then ran quietly or took to
+        // stop: the last change other than a stop, and a little more.
+        let horizon = self
+            .components
+            .iter()
+            .flat_map(|c| &c.changes)
+            .filter(|c| !matches!(c.state, State::Stopping | State::Stopped))
+            .map(|c| c.at)
+            .max()
+            .unwrap_or(self.until);
+        let total = (horizon + horizon / 20)
+            .min(self.until)
+            .max(Duration::from_millis(1));
         let total_ms = total.as_secs_f64() * 1000.0;
-        let x = |at: Duration| label_width + at.as_secs_f64() * 1000.0 / total_ms * PLOT_WIDTH;
+        let x = |at: Duration| {
+            label_width + at.min(total).as_secs_f64() * 1000.0 / total_ms * PLOT_WIDTH
+        };
         let y = |i: usize| HEAD + i as f64 * row;
         let width = label_width + PLOT_WIDTH + 20.0;
         let height = HEAD + n as f64 * row + 10.0;
@@ -160,7 +187,7 @@ impl Timeline {
                 HEAD - 4.0,
                 height - 10.0,
                 HEAD - 8.0,
-                span(at)
+                tick_label(t)
             );
             t += step;
         }
@@ -177,6 +204,9 @@ impl Timeline {
             );
             for (a, attempt) in component.attempts.iter().enumerate() {
                 for phase in attempt.phases(self.until) {
+                    if phase.from > total {
+                        continue;
+                    }
                     let w = (x(phase.to) - x(phase.from)).max(0.5);
                     let _ = write!(
                         out,
