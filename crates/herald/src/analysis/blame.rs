@@ -294,10 +294,8 @@ impl Summary {
     pub fn render(&self) -> String {
         let mut out = self.line();
         out.push('\n');
-        if self.failures.is_empty() {
-            if let (Some(last), Some(_)) = (&self.last, self.finished) {
-                let _ = writeln!(out, "reached last: {last}");
-            }
+        if let (true, Some(last), Some(_)) = (self.failures.is_empty(), &self.last, self.finished) {
+            let _ = writeln!(out, "reached last: {last}");
         }
         for error in &self.failures {
             let _ = writeln!(out, "{error}");
