@@ -98,7 +98,10 @@ pub(crate) mod ms {
 }
 
 #[cfg(test)]
-mod tests {
+mod tests;
+
+#[cfg(test)]
+mod span_tests {
     use super::*;
 
     #[test]
