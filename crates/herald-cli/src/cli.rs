@@ -389,6 +389,21 @@ mod tests {
         assert_eq!(wait.timeout, Some(Duration::from_secs(120)));
         assert!(Cli::try_parse_from(["herald", "wait"]).is_err());
         assert!(Cli::try_parse_from(["herald", "wait", "a", "--timeout", "10"]).is_err());
+        let cli = Cli::try_parse_from([
+            "herald", "analyze", "blame", "--sort", "waiting", "--run", "2",
+        ])
+        .unwrap();
+        let Command::Stack(StackCommand::Analyze(analyze)) = cli.command else {
+            panic!("not analyze: {:?}", cli.command);
+        };
+        assert_eq!(analyze.run, Some(2));
+        assert_eq!(
+            analyze.what,
+            AnalyzeCommand::Blame {
+                sort: BlameSort::Waiting
+            }
+        );
+        assert!(Cli::try_parse_from(["herald", "analyze", "plot", "--format", "png"]).is_err());
         let cli = Cli::try_parse_from(["herald", "up", "-d", "kubelet", "--json"]).unwrap();
         assert!(cli.json);
         assert_eq!(cli.command_name(), "up",);

@@ -117,17 +117,21 @@ impl Timeline {
         let width = label_width + PLOT_WIDTH + 20.0;
         let height = HEAD + n as f64 * row + 10.0;
         let summary = self.summary();
-        let critical: Vec<(String, usize)> = self
+        // Each link of the chain of the last to be ready: its attempt, and whether its start
+        // counted (a link through an `after` edge is its spawn alone).
+        let links: Vec<(String, usize, bool)> = self
             .last_settled()
             .and_then(|c| self.chain(&c.name))
             .map(|chain| {
                 chain
                     .links
                     .iter()
-                    .map(|l| (l.component.clone(), l.attempt))
+                    .map(|l| (l.component.clone(), l.attempt, l.own_start.is_some()))
                     .collect()
             })
             .unwrap_or_default();
+        let critical: Vec<(String, usize)> =
+            links.iter().map(|(c, a, _)| (c.clone(), *a)).collect();
         let on_path: HashSet<&str> = critical.iter().map(|(c, _)| c.as_str()).collect();
 
         let mut out = String::with_capacity(512 + n * 600);
@@ -226,7 +230,13 @@ impl Timeline {
                     .any(|(c, n)| *c == component.name && *n == a)
                     && let Some(started) = attempt.started
                 {
-                    let to = attempt.ready.or(attempt.ended).unwrap_or(self.until);
+                    let whole = links
+                        .iter()
+                        .any(|(c, n, whole)| *c == component.name && *n == a && *whole);
+                    let to = match whole {
+                        true => attempt.ready.or(attempt.ended).unwrap_or(self.until),
+                        false => started,
+                    };
                     let _ = write!(
                         out,
                         "<rect class=\"path\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{bar}\"/>",
