@@ -379,6 +379,26 @@ fn offline_analysis_after_down_gives_the_answers_of_the_live_one() {
 }
 
 #[test]
+fn an_earlier_run_is_found_in_the_log_moved_aside() {
+    let stack = Stack::new(&chain_stack());
+    stack.expect(0, &["up", "--detach"]);
+    stack.expect(0, &["down"]);
+    let first = stack.json(&["analyze", "blame"]);
+    // As a log grown large is moved aside when the next run begins: numbers go on.
+    let dir = stack.path().join(".herald");
+    let text = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
+    std::fs::write(dir.join("events.jsonl.1"), &text).unwrap();
+    let last = text.lines().last().unwrap();
+    std::fs::write(dir.join("events.jsonl"), format!("{last}\n")).unwrap();
+    stack.expect(0, &["up", "--detach"]);
+    stack.expect(0, &["down"]);
+    assert_eq!(stack.json(&["analyze", "time"])["components"], 5);
+    assert_eq!(stack.json(&["analyze", "blame", "--run", "1"]), first);
+    let out = stack.expect(2, &["analyze", "time", "--run", "3"]);
+    assert!(common::stderr(&out).contains("no run 3 (its runs: 1-2)"));
+}
+
+#[test]
 fn no_event_log_is_said_plainly() {
     let stack = Stack::new(&chain_stack());
     let out = stack.expect(1, &["analyze", "time"]);

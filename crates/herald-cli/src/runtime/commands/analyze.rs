@@ -7,7 +7,7 @@ use super::{FAILURE, USAGE, connect};
 use crate::cli::{AnalyzeArgs, AnalyzeCommand, BlameSort, PlotFormat};
 use crate::stackfile::StackFile;
 use herald::analysis::render_blame;
-use herald::{BlameOrder, Event, RunHeader, RunTag, State, Timeline};
+use herald::{BlameOrder, Event, Record, RunHeader, RunTag, State, Timeline};
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::process::ExitCode;
@@ -16,7 +16,16 @@ use std::time::{Duration, SystemTime};
 /// Runs `herald analyze`.
 pub fn run(stack: &StackFile, args: AnalyzeArgs, json: bool) -> anyhow::Result<ExitCode> {
     let path = stack.state_dir.join(eventlog::FILE);
-    let records = eventlog::records(&path);
+    let mut records = eventlog::records(&path);
+    // An earlier run may be in the log moved aside when it grew large.
+    if let Some(asked) = args.run
+        && !records
+            .iter()
+            .any(|r| matches!(r, Record::Run(h) if h.run == asked))
+    {
+        let older = stack.state_dir.join(format!("{}.1", eventlog::FILE));
+        records.splice(0..0, eventlog::records(&older));
+    }
     let mut timeline = match Timeline::from_records(&records, args.run) {
         Ok(timeline) => timeline,
         Err(e) => {
