@@ -156,8 +156,8 @@ impl Timeline {
             next = link.on.as_ref().and_then(|(dep, _)| {
                 let dep_component = self.component(dep)?;
                 let a = &component.attempts[attempt];
-                let (state, before) = match (&a.released_by, a.started) {
-                    (Some(release), Some(started)) => (release.state, started),
+                let (state, before) = match (&a.released_by, a.spawned) {
+                    (Some(release), Some(spawned)) => (release.state, spawned),
                     // Blocked: the failure that blocked it.
                     _ => (dep_state(dep_component), a.ended.unwrap_or(self.until)),
                 };
@@ -190,7 +190,7 @@ fn link(
 ) -> Link {
     let a = &component.attempts[attempt];
     let (state, at) = match (reached, a.ready) {
-        (Some(at), _) if Some(at) == a.started => (State::Starting, at),
+        (Some(at), _) if Some(at) == a.spawned => (State::Starting, at),
         (_, Some(ready)) => {
             let state = if a.state == State::Completed || a.ended == Some(ready) {
                 State::Completed
@@ -206,7 +206,7 @@ fn link(
     };
     // Reached through an `after` edge: only its spawn counted, not its start.
     let own_start = match reached {
-        Some(r) if state == State::Starting && Some(r) == a.started => None,
+        Some(r) if state == State::Starting && Some(r) == a.spawned => None,
         _ => a.started.map(|s| at.saturating_sub(s)),
     };
     let on = match (&a.released_by, &a.error) {

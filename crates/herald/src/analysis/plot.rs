@@ -274,13 +274,15 @@ impl Timeline {
         out.push_str("<g class=\"arrows\">");
         for (i, component) in self.components.iter().enumerate() {
             for (a, attempt) in component.attempts.iter().enumerate() {
-                let (Some(release), Some(started)) = (&attempt.released_by, attempt.started) else {
+                let (Some(release), Some(started), Some(spawned)) =
+                    (&attempt.released_by, attempt.started, attempt.spawned)
+                else {
                     continue;
                 };
                 let Some(d) = self.index_of(&release.component) else {
                     continue;
                 };
-                let Some(at) = release_moment(&self.components[d], release.edge, started) else {
+                let Some(at) = release_moment(&self.components[d], release.edge, spawned) else {
                     continue;
                 };
                 let hot = critical

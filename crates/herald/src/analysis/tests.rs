@@ -228,3 +228,35 @@ fn a_blocked_component_leads_to_what_blocked_it() {
     assert_eq!(svg.matches("<g class=\"row").count(), 2);
     assert!(svg.contains("class=\"blocked\"") && svg.contains("class=\"failed\""));
 }
+
+#[test]
+fn the_spawn_counts_in_the_own_start_as_the_engine_measured_it() {
+    // The spawn began 95 ms before ready; `starting` was published once it returned.
+    let mut ready = at(100, "db", Ready);
+    ready.time_to_ready = Some(Duration::from_millis(95));
+    let t = timeline(vec![
+        header(1, 0, &[("db", &[]), ("web", &[("db", EdgeKind::After)])]),
+        Record::Event(at(10, "db", Starting)),
+        Record::Event(released(
+            at(12, "web", Starting),
+            "db",
+            Starting,
+            EdgeKind::After,
+        )),
+        Record::Event(ready),
+        Record::Event(at(20, "web", Ready)),
+    ]);
+    let db = &t.component("db").unwrap().attempts[0];
+    let ms = Duration::from_millis;
+    assert_eq!((db.started, db.spawned), (Some(ms(5)), Some(ms(10))));
+    let blame = t.blame(BlameOrder::Name);
+    assert_eq!(blame[0].component, "db");
+    assert_eq!((blame[0].waiting, blame[0].own_start), (ms(5), ms(95)));
+    // web was released by the published spawn.
+    let chain = t.chain("web").unwrap();
+    assert_eq!(chain.links[1].state, Starting);
+    assert_eq!(chain.links[1].at, ms(10));
+    let phases = db.phases(t.until);
+    assert_eq!((phases[0].name, phases[0].to), ("waiting", ms(5)));
+    assert_eq!((phases[1].name, phases[1].from), ("starting", ms(5)));
+}

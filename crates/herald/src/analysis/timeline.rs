@@ -31,9 +31,14 @@ pub struct Attempt {
     /// event for the next ones.
     #[serde(rename = "waiting_ms", serialize_with = "ms::one")]
     pub waiting: Duration,
-    /// When it was spawned (`starting`).
+    /// When its spawn began: the engine's own measure (the ready event's `time_to_ready`
+    /// before it), else the `starting` event.
     #[serde(rename = "started_ms", serialize_with = "ms::opt")]
     pub started: Option<Duration>,
+    /// When the `starting` event was published, once the spawn had returned: what a
+    /// dependent released by this start (an `after` edge) saw.
+    #[serde(rename = "spawned_ms", serialize_with = "ms::opt")]
+    pub spawned: Option<Duration>,
     /// When it became ready or completed.
     #[serde(rename = "ready_ms", serialize_with = "ms::opt")]
     pub ready: Option<Duration>,
@@ -58,6 +63,7 @@ impl Attempt {
         Attempt {
             waiting,
             started: None,
+            spawned: None,
             ready: None,
             stopping: None,
             ended: None,
@@ -183,14 +189,22 @@ impl ComponentTimeline {
             State::Waiting => {}
             State::Starting => {
                 attempt.started = Some(at);
+                attempt.spawned = Some(at);
                 attempt.released_by = event.released_by.clone();
             }
-            State::Ready => {
-                attempt.ready.get_or_insert(at);
-            }
-            State::Completed => {
-                attempt.ready.get_or_insert(at);
-                attempt.ended = Some(at);
+            State::Ready | State::Completed => {
+                if attempt.ready.is_none() {
+                    attempt.ready = Some(at);
+                    // The spawn began `time_to_ready` before: the spawn itself is part of
+                    // the component's own start, as `status` counts it.
+                    if let (Some(took), Some(spawned)) = (event.time_to_ready, attempt.spawned) {
+                        let began = at.saturating_sub(took).max(attempt.waiting);
+                        attempt.started = Some(began.min(spawned));
+                    }
+                }
+                if state == State::Completed {
+                    attempt.ended = Some(at);
+                }
             }
             State::Stopping => {
                 attempt.stopping.get_or_insert(at);

@@ -60,11 +60,12 @@ fn micros(time: SystemTime) -> u64 {
         .as_micros() as u64
 }
 
-/// Where a dependency released `attempt`: the moment it entered the state the edge waits for.
+/// Where a dependency released a start it saw at `seen` (the `starting` event): the last
+/// moment before that it entered a state the edge waits for.
 pub(crate) fn release_moment(
     dep: &ComponentTimeline,
     kind: EdgeKind,
-    started: Duration,
+    seen: Duration,
 ) -> Option<Duration> {
     let states: &[State] = match kind {
         EdgeKind::Requires | EdgeKind::BindsTo => &[State::Ready, State::Completed],
@@ -73,7 +74,7 @@ pub(crate) fn release_moment(
     };
     states
         .iter()
-        .filter_map(|s| dep.entered(*s, started))
+        .filter_map(|s| dep.entered(*s, seen))
         .map(|c| c.at)
         .max()
 }
@@ -127,14 +128,14 @@ impl Timeline {
                         "args": {"attempt": n + 1, "error": attempt.error},
                     }));
                 }
-                let Some(started) = attempt.started else {
+                let (Some(started), Some(spawned)) = (attempt.started, attempt.spawned) else {
                     continue;
                 };
                 for (dep, kind) in component.edges() {
                     let Some(d) = self.index_of(dep) else {
                         continue;
                     };
-                    let Some(at) = release_moment(&self.components[d], kind, started) else {
+                    let Some(at) = release_moment(&self.components[d], kind, spawned) else {
                         continue;
                     };
                     flows += 1;
