@@ -175,6 +175,21 @@ Examples:
     /// Restart one component of the running stack
     #[command(after_help = "Example:\n  herald restart etcd")]
     Restart(NameArg),
+
+    /// Where the start time went: time, blame, critical-chain, plot, trace
+    #[command(after_help = "\
+Reads <state_dir>/events.jsonl: the run going on, or the last one (--run N for an
+earlier one). Every time is measured from the start of the run.
+
+Examples:
+  herald analyze time
+  herald analyze blame --sort waiting
+  herald analyze critical-chain kubelet
+  herald analyze plot -o start.svg
+  herald analyze trace -o start.json      # open in https://ui.perfetto.dev
+
+Exit status: 0 done; 1 no run recorded; 2 an unknown component or run.")]
+    Analyze(AnalyzeArgs),
 }
 
 impl StackCommand {
@@ -189,6 +204,7 @@ impl StackCommand {
             StackCommand::Start(_) => "start",
             StackCommand::Stop(_) => "stop",
             StackCommand::Restart(_) => "restart",
+            StackCommand::Analyze(_) => "analyze",
         }
     }
 }
@@ -261,6 +277,76 @@ pub enum ImportFormat {
     Toml,
     /// herald.yaml
     Yaml,
+}
+
+/// `herald analyze`.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct AnalyzeArgs {
+    /// What to show.
+    #[command(subcommand)]
+    pub what: AnalyzeCommand,
+
+    /// Analyse run N of the event log [default: the last]
+    #[arg(long, value_name = "N", global = true)]
+    pub run: Option<u64>,
+}
+
+/// The forms of `herald analyze`.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum AnalyzeCommand {
+    /// `Startup finished in 4.812s (critical path 4.790s, 9 components, 1 restart)`
+    Time,
+    /// One row per component, slowest first: total, waiting, retrying, own start, retries
+    Blame {
+        /// Order by
+        #[arg(long, value_enum, default_value_t = BlameSort::Total)]
+        sort: BlameSort,
+    },
+    /// The chain that bounded the start of NAME (default: the last to be ready)
+    CriticalChain {
+        /// The component
+        #[arg(value_name = "NAME")]
+        name: Option<String>,
+    },
+    /// A timeline: one row per component, one bar per attempt (`--json`: its data)
+    Plot {
+        /// Output format
+        #[arg(long, value_enum, default_value_t = PlotFormat::Svg)]
+        format: PlotFormat,
+        /// Write to FILE instead of standard output
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// A Chrome/Perfetto JSON trace: one track per component
+    Trace {
+        /// Write to FILE instead of standard output
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+/// How `herald analyze blame` orders its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BlameSort {
+    /// Total time to ready
+    Total,
+    /// Time waiting for dependencies
+    Waiting,
+    /// Own start (spawn to ready)
+    Start,
+    /// Retries
+    Retries,
+    /// Name
+    Name,
+}
+
+/// What `herald analyze plot` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlotFormat {
+    /// A standalone SVG
+    Svg,
+    /// An HTML page with the SVG and hover details
+    Html,
 }
 
 /// `herald graph`.
@@ -358,6 +444,21 @@ mod tests {
         assert_eq!(wait.timeout, Some(Duration::from_secs(120)));
         assert!(Cli::try_parse_from(["herald", "wait"]).is_err());
         assert!(Cli::try_parse_from(["herald", "wait", "a", "--timeout", "10"]).is_err());
+        let cli = Cli::try_parse_from([
+            "herald", "analyze", "blame", "--sort", "waiting", "--run", "2",
+        ])
+        .unwrap();
+        let Command::Stack(StackCommand::Analyze(analyze)) = cli.command else {
+            panic!("not analyze: {:?}", cli.command);
+        };
+        assert_eq!(analyze.run, Some(2));
+        assert_eq!(
+            analyze.what,
+            AnalyzeCommand::Blame {
+                sort: BlameSort::Waiting
+            }
+        );
+        assert!(Cli::try_parse_from(["herald", "analyze", "plot", "--format", "png"]).is_err());
         let cli = Cli::try_parse_from(["herald", "up", "-d", "kubelet", "--json"]).unwrap();
         assert!(cli.json);
         assert_eq!(cli.command_name(), "up",);

@@ -81,6 +81,9 @@
 //!   probes), `restart` (backoff and start limit), `state`, `action`;
 //! - `component` (what the engine runs: [`Component`], [`Context`], [`task`]).
 //!
+//! Reading a run back: [`analysis`] (the start-up timeline, its critical chain, blame, a
+//! trace and a plot, from the events).
+//!
 //! Processes and checks, on top of the engine:
 //! - [`process`] (a child process as a component: output capture, logs, the notify socket);
 //! - [`probe`] (tcp, http, exec, file, unix, grpc checks).
@@ -139,6 +142,7 @@
 #![warn(missing_docs)]
 
 mod action;
+pub mod analysis;
 mod backoff;
 mod bus;
 mod component;
@@ -158,6 +162,7 @@ mod supervisor;
 mod sys;
 
 pub use action::{Action, UnknownAction};
+pub use analysis::{Blame, BlameOrder, Chain, Link, Summary, Timeline, TimelineError};
 pub use backoff::{Backoff, ProbeSpacing};
 pub use bus::Signal;
 pub use component::{

@@ -1,5 +1,5 @@
 //! The commands that run or act on a running stack: `up`, `down`, `status`, `wait`, `logs`,
-//! `start`, `stop`, `restart`.
+//! `start`, `stop`, `restart`, `analyze`.
 //!
 //! This is the one seam between the command line and the process layer: by the time
 //! [`run_stack_command`] is called, the arguments are parsed and the stack file is loaded and
@@ -52,6 +52,7 @@ pub fn run_stack_command(cmd: StackRequest, stack: StackFile) -> anyhow::Result<
         StackCommand::Start(arg) => act(&stack, Action::Start, arg.name, cmd.json),
         StackCommand::Stop(arg) => act(&stack, Action::Stop, arg.name, cmd.json),
         StackCommand::Restart(arg) => act(&stack, Action::Restart, arg.name, cmd.json),
+        StackCommand::Analyze(args) => commands::analyze::run(&stack, args, cmd.json),
     }
 }
 

@@ -220,6 +220,7 @@ impl Pump {
         let mut tick = tokio::time::interval(Duration::from_millis(200));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut notes_open = true;
+        let mut startup = super::commands::analyze::Startup::new(self.count);
         loop {
             tokio::select! {
                 biased;
@@ -227,6 +228,7 @@ impl Pump {
                     let Some(event) = event else { break };
                     self.eventlog.append(&event);
                     self.progress.event(&event);
+                    if let Some(line) = startup.feed(&event) { self.progress.note(&line) }
                     if event.state == State::Failed {
                         self.show_tail(&event.component);
                     }

@@ -1,6 +1,7 @@
 //! The client side of each command: find the running stack, ask, print, give the exit code.
 
 pub mod act;
+pub mod analyze;
 pub mod down;
 pub mod logs;
 pub mod status;

@@ -80,6 +80,7 @@ fn detached(
     match follow::start(client, &stack.state_dir, specs, progress)? {
         Outcome::Up => {
             eprintln!("stack {} is up ({hint})", stack.name);
+            summary(stack);
             Ok(ExitCode::SUCCESS)
         }
         Outcome::Failed(error) => {
@@ -88,6 +89,7 @@ fn detached(
                 "stack {} keeps running in the background ({hint})",
                 stack.name
             );
+            summary(stack);
             Ok(ExitCode::from(FAILURE))
         }
         Outcome::Ended => {
@@ -98,5 +100,12 @@ fn detached(
             );
             Ok(ExitCode::from(FAILURE))
         }
+    }
+}
+
+/// The one-line start summary (`Startup finished in ...`), from the event log.
+fn summary(stack: &StackFile) {
+    if let Some(line) = super::analyze::summary_line(stack) {
+        eprintln!("{line}");
     }
 }
