@@ -48,6 +48,8 @@ pub struct Shared {
     pub down: mpsc::UnboundedSender<OwnedWriteHalf>,
     /// Set once the stack has stopped and the socket is gone.
     pub finished: watch::Receiver<bool>,
+    /// The state folder (the event log, `logs/`).
+    pub state_dir: std::path::PathBuf,
 }
 
 /// How this supervisor runs.
@@ -59,6 +61,8 @@ pub struct Options {
     pub style: Style,
     /// Detached: the pipe to write one byte to once the socket listens.
     pub ready_fd: Option<OwnedFd>,
+    /// The HTTP interface beyond `api.sock`: `--listen`, the token, `--read-only`.
+    pub http: super::http::Config,
 }
 
 /// Runs the stack until it is stopped; gives the exit code.
@@ -119,6 +123,7 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
         events: events_tx.clone(),
         down: down_tx,
         finished: finished_rx,
+        state_dir: stack.state_dir.clone(),
     });
     let pump = Pump {
         eventlog,
@@ -130,6 +135,7 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
     };
     let pump = tokio::spawn(pump.run(events, notes_rx));
     let server = tokio::spawn(control::server::serve(listener, shared.clone()));
+    let api = super::http::serve(shared.clone(), options.http, &stack.state_dir)?;
 
     let detached = options.ready_fd.is_some();
     if let Some(fd) = options.ready_fd {
@@ -169,6 +175,7 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
     drop(notes_tx);
     let _ = pump.await;
     server.abort();
+    api.stop();
     let _ = std::fs::remove_file(&claimed.path);
     let _ = finished_tx.send(true);
     // A `down` that comes later is answered by its own connection.

@@ -1,0 +1,181 @@
+//! Who may do what over HTTP.
+//!
+//! The unix socket is trusted: the server accepts only the user who started the stack
+//! ([`server`](super::server)). On TCP every path but `/livez` and `/readyz` needs the bearer
+//! token, in `Authorization: Bearer TOKEN` or, for the dashboard's own requests, in the
+//! `herald_token` cookie that `GET /ui?token=TOKEN` sets (`HttpOnly`, `SameSite=Strict`, so
+//! another site can neither read it nor send it). Tokens are compared in constant time.
+//! Without the token, `/readyz` still answers but withholds the reasons.
+
+use super::router::{Api, Transport};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use std::fmt;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+/// The shortest token accepted.
+const MIN_LEN: usize = 16;
+
+/// The cookie the dashboard carries the token in.
+const COOKIE: &str = "herald_token";
+
+/// A bearer token. Its `Debug` form does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(Arc<str>);
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(..)")
+    }
+}
+
+impl Token {
+    /// A token from its text: at least 16 characters, visible ASCII only.
+    pub fn new(text: &str) -> Result<Token, String> {
+        let text = text.trim();
+        if text.len() < MIN_LEN {
+            return Err(format!("the token is shorter than {MIN_LEN} characters"));
+        }
+        if !text.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("the token has characters other than visible ASCII".into());
+        }
+        Ok(Token(Arc::from(text)))
+    }
+
+    /// The token from `HERALD_TOKEN`, else from the file `HERALD_TOKEN_FILE` names; none
+    /// when neither is set.
+    pub fn from_env() -> anyhow::Result<Option<Token>> {
+        if let Some(text) = std::env::var_os("HERALD_TOKEN").filter(|v| !v.is_empty()) {
+            let text = text.to_string_lossy();
+            return Token::new(&text)
+                .map(Some)
+                .map_err(|e| anyhow::anyhow!("HERALD_TOKEN: {e}"));
+        }
+        let Some(path) = std::env::var_os("HERALD_TOKEN_FILE").filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        let path = std::path::PathBuf::from(path);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| anyhow::anyhow!("HERALD_TOKEN_FILE {}: {e}", path.display()))?;
+        Token::new(&text)
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("HERALD_TOKEN_FILE {}: {e}", path.display()))
+    }
+
+    /// Whether `offered` is this token, in time that does not depend on where they differ.
+    pub fn matches(&self, offered: &[u8]) -> bool {
+        bool::from(self.0.as_bytes().ct_eq(offered))
+    }
+}
+
+/// Whether the request may see everything: it came over the unix socket or carried the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trusted(pub bool);
+
+/// Paths anyone who can connect may ask for.
+fn public(path: &str) -> bool {
+    path == "/livez" || path == "/readyz" || path.starts_with("/readyz/")
+}
+
+/// The token a request offers, in its `Authorization` header or the dashboard's cookie.
+fn offered(headers: &HeaderMap) -> Option<&[u8]> {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let value = value.as_bytes();
+        return value
+            .strip_prefix(b"Bearer ")
+            .or_else(|| value.strip_prefix(b"bearer "));
+    }
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b';'))
+        .map(|c| c.trim_ascii())
+        .find_map(|c| c.strip_prefix(COOKIE.as_bytes())?.strip_prefix(b"="))
+}
+
+/// The `token` parameter of a query string, as given (tokens are visible ASCII).
+fn query_token(query: Option<&str>) -> Option<&str> {
+    query?.split('&').find_map(|kv| kv.strip_prefix("token="))
+}
+
+/// The middleware every request passes: marks it [`Trusted`] or refuses it.
+pub async fn guard(State(api): State<Api>, mut request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_string();
+    let trusted = match (&api.transport, &api.access.token) {
+        (Transport::Unix, _) => true,
+        (Transport::Tcp, None) => false,
+        (Transport::Tcp, Some(token)) => {
+            if path == "/ui"
+                && let Some(offer) = query_token(request.uri().query())
+            {
+                return sign_in(token, offer);
+            }
+            offered(request.headers()).is_some_and(|offer| token.matches(offer))
+        }
+    };
+    if !trusted && !public(&path) {
+        return refuse(&path);
+    }
+    request.extensions_mut().insert(Trusted(trusted));
+    next.run(request).await
+}
+
+/// `GET /ui?token=TOKEN`: the cookie, and the dashboard again without the token in its address.
+fn sign_in(token: &Token, offer: &str) -> Response {
+    if !token.matches(offer.as_bytes()) {
+        return refuse("/ui");
+    }
+    let cookie = format!("{COOKIE}={offer}; Path=/; HttpOnly; SameSite=Strict");
+    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, "/ui")]).into_response();
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// 401: a form that asks for the token on the dashboard's address, plain text elsewhere.
+fn refuse(path: &str) -> Response {
+    let challenge = [(header::WWW_AUTHENTICATE, "Bearer realm=\"herald\"")];
+    if path == "/ui" {
+        let page = "<!doctype html><meta charset=utf-8><title>herald</title>\
+            <form method=get action=/ui><label>Token <input name=token type=password \
+            autofocus></label> <button>Open the dashboard</button></form>";
+        return (StatusCode::UNAUTHORIZED, challenge, Html(page)).into_response();
+    }
+    (
+        StatusCode::UNAUTHORIZED,
+        challenge,
+        "unauthorized: this path needs Authorization: Bearer TOKEN\n",
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_checked_and_never_shown() {
+        assert!(Token::new("short").is_err());
+        assert!(Token::new("has a space in it, long enough").is_err());
+        let token = Token::new("  0123456789abcdef\n").unwrap();
+        assert!(token.matches(b"0123456789abcdef"));
+        assert!(!token.matches(b"0123456789abcdeF"));
+        assert!(!token.matches(b"0123456789abcde"));
+        assert_eq!(format!("{token:?}"), "Token(..)");
+    }
+
+    #[test]
+    fn the_token_is_read_from_the_header_or_the_cookie() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, "a=b; herald_token=xyz".parse().unwrap());
+        assert_eq!(offered(&headers), Some(&b"xyz"[..]));
+        headers.insert(header::AUTHORIZATION, "Bearer abc".parse().unwrap());
+        assert_eq!(offered(&headers), Some(&b"abc"[..]));
+        assert_eq!(query_token(Some("x=1&token=t0k")), Some("t0k"));
+        assert!(public("/readyz/component/db") && !public("/metrics"));
+    }
+}
