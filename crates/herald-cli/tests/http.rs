@@ -222,7 +222,7 @@ impl Stream {
     fn open(socket: &Path, path: &str, headers: &[(&str, &str)]) -> Stream {
         let mut stream = UnixStream::connect(socket).unwrap();
         stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
+            .set_read_timeout(Some(Duration::from_secs(20)))
             .unwrap();
         send(&mut stream, "GET", path, headers);
         let mut reader = BufReader::new(stream);

@@ -223,3 +223,40 @@ pub async fn logs(
         .keep_alive(KeepAlive::default())
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(seq: u64) -> Event {
+        let line = format!(
+            r#"{{"time":"2026-11-26T10:00:00.000001Z","seq":{seq},"run":1,"component":"db","state":"ready"}}"#
+        );
+        serde_json::from_str(&line).unwrap()
+    }
+
+    #[tokio::test]
+    async fn what_the_file_and_the_live_stream_both_have_is_sent_once() {
+        let (live_tx, live) = broadcast::channel(16);
+        let (finished_tx, finished) = watch::channel(false);
+        // Events 5 and 6 were in the file when it was read; 6 and 7 came live meanwhile.
+        let mut events = Events {
+            backlog: [5, 6].map(|s| Record::Event(event(s))).into(),
+            last: 4,
+            live,
+            finished,
+            file: std::path::PathBuf::from("/nonexistent/events.jsonl"),
+            done: false,
+        };
+        for seq in [6, 7] {
+            live_tx.send(event(seq)).unwrap();
+        }
+        let mut sent = Vec::new();
+        for _ in 0..3 {
+            sent.push(events.next().await.unwrap().seq());
+        }
+        assert_eq!(sent, [5, 6, 7]);
+        finished_tx.send_replace(true);
+        assert!(events.next().await.is_none());
+    }
+}
