@@ -797,3 +797,39 @@ fn the_dashboard_shows_the_stack_and_restarts_a_component() {
     );
     eprintln!("{said}screenshot: {}", shot.display());
 }
+
+#[test]
+fn connections_and_requests_are_bounded() {
+    let stack = Stack::up(&[]);
+    // A request head past 64 KiB is refused.
+    let big = "x".repeat(100 * 1024);
+    let stream = UnixStream::connect(stack.socket()).unwrap();
+    let answer = exchange(stream, "GET", "/livez", &[("X-Padding", &big)]);
+    assert_eq!(answer.status, 431, "{}", answer.body);
+
+    // 64 connections that say nothing fill the listener: the next waits for a free slot.
+    let idle: Vec<UnixStream> = (0..64)
+        .map(|_| UnixStream::connect(stack.socket()).unwrap())
+        .collect();
+    let mut waiting = UnixStream::connect(stack.socket()).unwrap();
+    waiting
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    send(&mut waiting, "GET", "/livez", &[]);
+    let mut byte = [0u8; 1];
+    let err = waiting.read(&mut byte).unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+        "{err}"
+    );
+    // One closes: the waiting one is served.
+    drop(idle);
+    waiting
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut reader = BufReader::new(waiting);
+    assert_eq!(head(&mut reader).0, 200);
+}

@@ -38,6 +38,9 @@ pub fn run(stack: StackFile, args: UpArgs, json: bool) -> anyhow::Result<ExitCod
         None if args.detach => return detached(&stack, &args, &specs, progress_style(json)),
         None => (progress_style(json), None),
     };
+    if let Some(addr) = args.listen {
+        eprintln!("dashboard: http://{addr}/ui (sign in with the token)");
+    }
     let options = supervisor::Options {
         specs,
         style,

@@ -153,7 +153,8 @@ async fn accept_loop(mut listener: impl Accept, app: axum::Router) {
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEAD_TIMEOUT)
-                .max_buf_size(MAX_HEAD)
+                .max_header_size(MAX_HEAD)
+                .max_buf_size(MAX_HEAD * 2)
                 .serve_connection(TokioIo::new(stream), service);
             let _ = connection.await;
         });
