@@ -35,19 +35,25 @@ try {
       .waitFor({ timeout: 20000 });
     console.log(`${name}: ${state}`);
   }
-  // Every state the row shows from now on, in order.
+  // Every state the row shows from now on, in order; `window.through` resolves once it
+  // has shown `restarting` and then `ready`. (The page's CSP forbids eval, so the wait is a
+  // promise in the page rather than a polled predicate.)
   await page.evaluate(name => {
     window.seen = [];
     const target = document.querySelector(`tr[data-component="${name}"] .state`);
-    new MutationObserver(records => {
-      for (const r of records) window.seen.push(r.target.dataset.state);
-    }).observe(target, { attributes: true, attributeFilter: ["data-state"] });
+    window.through = new Promise(resolve => {
+      new MutationObserver(records => {
+        for (const r of records) window.seen.push(r.target.dataset.state);
+        const at = window.seen.indexOf("restarting");
+        if (at >= 0 && window.seen.indexOf("ready", at) > at) resolve(true);
+      }).observe(target, { attributes: true, attributeFilter: ["data-state"] });
+    });
   }, restart);
   await page.click(`button[data-action="restart"][data-component="${restart}"]`);
-  await page.waitForFunction(() => {
-    const at = window.seen.indexOf("restarting");
-    return at >= 0 && window.seen.indexOf("ready", at) > at;
-  }, null, { timeout: 20000 });
+  const through = page.evaluate(() => window.through);
+  const late = new Promise((_, fail) => setTimeout(() => fail(new Error(
+    `${restart} did not go through restarting to ready within 20 s`)), 20000));
+  await Promise.race([through, late]);
   console.log(`${restart}: ${(await page.evaluate(() => window.seen)).join(" -> ")}`);
   // The graph shows every component, coloured.
   const nodes = await page.locator("svg#graph g.node").count();
