@@ -833,3 +833,49 @@ fn connections_and_requests_are_bounded() {
     let mut reader = BufReader::new(waiting);
     assert_eq!(head(&mut reader).0, 200);
 }
+
+#[test]
+fn listen_is_refused_without_a_token_or_on_a_port_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("herald.toml"), STACK).unwrap();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let up = |token: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_herald"));
+        command
+            .args(["up", "--detach", "--listen", &addr])
+            .current_dir(dir.path())
+            .env_remove("HERALD_FILE")
+            .env_remove("HERALD_TOKEN")
+            .env_remove("HERALD_TOKEN_FILE");
+        if let Some(token) = token {
+            command.env("HERALD_TOKEN", token);
+        }
+        command.output().unwrap()
+    };
+    let out = up(None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("needs a bearer token"),
+        "{}",
+        stderr(&out)
+    );
+    let out = up(Some("short"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("HERALD_TOKEN: the token is shorter than 16"),
+        "{}",
+        stderr(&out)
+    );
+    // The port is taken: refused before any component starts.
+    let out = up(Some(TOKEN));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("--listen {addr}: cannot listen")),
+        "{}",
+        stderr(&out)
+    );
+    let events =
+        std::fs::read_to_string(dir.path().join(".herald/events.jsonl")).unwrap_or_default();
+    assert!(!events.contains("\"starting\""), "{events}");
+}

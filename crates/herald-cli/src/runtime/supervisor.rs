@@ -108,6 +108,7 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
     components.numbering(numbering.run, numbering.first_seq);
     let events = components.subscribe();
     let mut signals = Signals::new()?;
+    let api = super::http::bind(options.http, &stack.state_dir)?;
     let running = components.start().context("cannot start the stack")?;
 
     let (events_tx, _) = broadcast::channel(EVENT_BACKLOG);
@@ -135,7 +136,7 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
     };
     let pump = tokio::spawn(pump.run(events, notes_rx));
     let server = tokio::spawn(control::server::serve(listener, shared.clone()));
-    let api = super::http::serve(shared.clone(), options.http, &stack.state_dir)?;
+    let api = api.serve(shared.clone())?;
 
     let detached = options.ready_fd.is_some();
     if let Some(fd) = options.ready_fd {

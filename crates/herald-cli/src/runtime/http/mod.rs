@@ -24,7 +24,7 @@ pub mod sse;
 pub mod ui;
 
 pub use auth::Token;
-pub use server::serve;
+pub use server::bind;
 
 use std::net::SocketAddr;
 

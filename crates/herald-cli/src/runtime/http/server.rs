@@ -51,28 +51,59 @@ impl Server {
     }
 }
 
-/// Binds `<state_dir>/api.sock` and, with `config.listen`, the TCP address, and serves
-/// both until stopped.
-pub fn serve(shared: Arc<Shared>, config: Config, state_dir: &Path) -> anyhow::Result<Server> {
+/// The sockets, bound before the stack starts (a port in use stops `up` before anything
+/// runs), not served yet.
+#[derive(Debug)]
+pub struct Bound {
+    unix: std::os::unix::net::UnixListener,
+    tcp: Option<std::net::TcpListener>,
+    socket: PathBuf,
+    config: Config,
+}
+
+/// Binds `<state_dir>/api.sock` and, with `config.listen`, the TCP address.
+pub fn bind(config: Config, state_dir: &Path) -> anyhow::Result<Bound> {
     let socket = state_dir.join(SOCKET);
     let unix = bind_unix(&socket)?;
-    let access = Arc::new(config);
-    let mut tasks = Vec::new();
-    let app = router(shared.clone(), access.clone(), Transport::Unix);
-    let uid = rustix::process::getuid().as_raw();
-    let unix = UnixListener::from_std(unix)?;
-    tasks.push(tokio::spawn(accept_loop(Local { unix, uid }, app)));
-    let mut tcp = None;
-    if let Some(addr) = access.listen {
-        let std = std::net::TcpListener::bind(addr)
-            .with_context(|| format!("--listen {addr}: cannot listen"))?;
-        std.set_nonblocking(true)?;
-        tcp = Some(std.local_addr()?);
-        let listener = TcpListener::from_std(std)?;
-        let app = router(shared, access.clone(), Transport::Tcp);
-        tasks.push(tokio::spawn(accept_loop(listener, app)));
+    let tcp = match config.listen {
+        Some(addr) => {
+            let tcp = std::net::TcpListener::bind(addr)
+                .with_context(|| format!("--listen {addr}: cannot listen"))?;
+            tcp.set_nonblocking(true)?;
+            Some(tcp)
+        }
+        None => None,
+    };
+    Ok(Bound {
+        unix,
+        tcp,
+        socket,
+        config,
+    })
+}
+
+impl Bound {
+    /// Serves the running stack on both sockets until stopped.
+    pub fn serve(self, shared: Arc<Shared>) -> anyhow::Result<Server> {
+        let access = Arc::new(self.config);
+        let mut tasks = Vec::new();
+        let app = router(shared.clone(), access.clone(), Transport::Unix);
+        let uid = rustix::process::getuid().as_raw();
+        let unix = UnixListener::from_std(self.unix)?;
+        tasks.push(tokio::spawn(accept_loop(Local { unix, uid }, app)));
+        let mut tcp = None;
+        if let Some(listener) = self.tcp {
+            tcp = Some(listener.local_addr()?);
+            let listener = TcpListener::from_std(listener)?;
+            let app = router(shared, access, Transport::Tcp);
+            tasks.push(tokio::spawn(accept_loop(listener, app)));
+        }
+        Ok(Server {
+            tasks,
+            socket: self.socket,
+            tcp,
+        })
     }
-    Ok(Server { tasks, socket, tcp })
 }
 
 /// The socket at `path`, `0600`; a stale socket there is replaced, anything else refused.
