@@ -4,7 +4,8 @@
 //! 1. claims the state folder and its control socket (another live supervisor: exit 1);
 //! 2. only then creates the [`ProcessHost`] (which recreates `notify.sock`) and the components;
 //! 3. subscribes to events before starting, so the event log and progress miss nothing;
-//! 4. serves the control socket while the stack runs;
+//! 4. serves the control socket and the HTTP interface (`runtime::http`, bound in step 1)
+//!    while the stack runs;
 //! 5. stops the stack in reverse dependency order on SIGINT, SIGTERM or SIGHUP, on `down`, or
 //!    (in the foreground) once every component has settled for good by itself (completed,
 //!    failed, blocked): a component stopped by `herald stop`, or all of them down for an
@@ -96,6 +97,7 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
         }
     };
     let listener = tokio::net::UnixListener::from_std(claimed.listener.try_clone()?)?;
+    let api = super::http::bind(options.http, &stack.state_dir)?;
     let host = ProcessHost::new(&stack.state_dir)
         .with_context(|| format!("cannot set up {}", stack.state_dir.display()))?;
     // `build::problems` has already refused a file with any of these problems (exit 2).
@@ -108,7 +110,6 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
     components.numbering(numbering.run, numbering.first_seq);
     let events = components.subscribe();
     let mut signals = Signals::new()?;
-    let api = super::http::bind(options.http, &stack.state_dir)?;
     let running = components.start().context("cannot start the stack")?;
 
     let (events_tx, _) = broadcast::channel(EVENT_BACKLOG);
