@@ -322,6 +322,14 @@ fn readyz_answers_200_and_503_in_the_kubernetes_format() {
         withheld.body
     );
     assert!(!withheld.body.contains("stopped"), "{}", withheld.body);
+    // The same checks as JSON, when asked for.
+    let json = stack.tcp("GET", "/readyz", &[("Accept", "application/json")]);
+    assert_eq!(json.status, 503);
+    let json = json.json();
+    assert_eq!(json["status"], "failed");
+    assert_eq!(json["checks"][2]["name"], "component/web");
+    assert_eq!(json["checks"][2]["reason"], "reason withheld");
+    assert_eq!(json["checks"][1]["status"], "ok");
 
     // Excluded, repeatably; a name that matches nothing is warned about.
     let excluded = stack.local(

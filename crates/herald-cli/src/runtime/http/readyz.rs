@@ -8,15 +8,18 @@
 //! unix socket or with the token, else `reason withheld`. `?exclude=component/NAME` (repeatable)
 //! leaves a check out (`[+]component/NAME excluded: ok`); a name that matches none is warned
 //! about. `/readyz/component/NAME` and `/readyz/ping` run one check: `ok`, or 503
-//! `internal server error: REASON`.
+//! `internal server error: REASON`. With `Accept: application/json`, `/readyz` answers the
+//! same checks as `{"status": "passed"|"failed", "checks": [{"name", "status", "reason"}]}`.
 
 use super::auth::Trusted;
 use super::router::{Api, query};
-use axum::Extension;
 use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use herald::State as Lifecycle;
+use serde_json::json;
 use std::fmt::Write;
 
 /// One check's outcome: `None` passed, else the reason it failed.
@@ -83,9 +86,15 @@ pub async fn livez(State(api): State<Api>, RawQuery(raw): RawQuery) -> Response 
 pub async fn readyz(
     State(api): State<Api>,
     Extension(Trusted(trusted)): Extension<Trusted>,
+    headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
     let pairs = query(raw.as_deref());
+    let json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"));
+    let mut report = Vec::new();
     let verbose = pairs.iter().any(|(k, _)| k == "verbose");
     let mut excluded: Vec<String> = pairs
         .into_iter()
@@ -99,11 +108,13 @@ pub async fn readyz(
             excluded.remove(at);
             excluded.retain(|e| *e != check.name);
             let _ = writeln!(out, "[+]{} excluded: ok", check.name);
+            report.push(json!({ "name": check.name, "status": "excluded" }));
             continue;
         }
         match check.failure {
             None => {
                 let _ = writeln!(out, "[+]{} ok", check.name);
+                report.push(json!({ "name": check.name, "status": "ok" }));
             }
             Some(reason) => {
                 failed = true;
@@ -113,6 +124,7 @@ pub async fn readyz(
                     "reason withheld".into()
                 };
                 let _ = writeln!(out, "[-]{} failed: {reason}", check.name);
+                report.push(json!({ "name": check.name, "status": "failed", "reason": reason }));
             }
         }
     }
@@ -123,6 +135,16 @@ pub async fn readyz(
             "warn: some health checks cannot be excluded: no matches for {}",
             names.join(",")
         );
+    }
+    let code = if failed {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    if json {
+        let status = if failed { "failed" } else { "passed" };
+        let body = json!({ "status": status, "checks": report, "unmatched_excludes": excluded });
+        return (code, Json(body)).into_response();
     }
     if failed {
         out.push_str("readyz check failed\n");
