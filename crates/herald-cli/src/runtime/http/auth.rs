@@ -3,8 +3,9 @@
 //! The unix socket is trusted: the server accepts only the user who started the stack
 //! ([`server`](super::server)). On TCP every path but `/livez` and `/readyz` needs the bearer
 //! token, in `Authorization: Bearer TOKEN` or, for the dashboard's own requests, in the
-//! `herald_token` cookie that `GET /ui?token=TOKEN` sets (`HttpOnly`, `SameSite=Strict`, so
-//! another site can neither read it nor send it). Tokens are compared in constant time.
+//! `herald_token` cookie that `GET /ui?token=TOKEN` sets (the token in hexadecimal, so that
+//! any token makes a valid cookie; `HttpOnly`, `SameSite=Strict`, so another site can
+//! neither read it nor send it). Tokens are compared in constant time.
 //! Without the token, `/readyz` still answers but withholds the reasons.
 
 use super::router::{Api, Transport};
@@ -22,9 +23,9 @@ const MIN_LEN: usize = 16;
 /// The cookie the dashboard carries the token in.
 const COOKIE: &str = "herald_token";
 
-/// A bearer token. Its `Debug` form does not show it.
+/// A bearer token, and its hexadecimal form for the cookie. Its `Debug` form shows neither.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Token(Arc<str>);
+pub struct Token(Arc<str>, Arc<str>);
 
 impl fmt::Debug for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -42,7 +43,8 @@ impl Token {
         if !text.bytes().all(|b| b.is_ascii_graphic()) {
             return Err("the token has characters other than visible ASCII".into());
         }
-        Ok(Token(Arc::from(text)))
+        let hex: String = text.bytes().map(|b| format!("{b:02x}")).collect();
+        Ok(Token(Arc::from(text), Arc::from(hex)))
     }
 
     /// The token from `HERALD_TOKEN`, else from the file `HERALD_TOKEN_FILE` names; none
@@ -69,6 +71,11 @@ impl Token {
     pub fn matches(&self, offered: &[u8]) -> bool {
         bool::from(self.0.as_bytes().ct_eq(offered))
     }
+
+    /// Whether `offered` is this token's cookie, compared as [`matches`](Token::matches) does.
+    fn matches_cookie(&self, offered: &[u8]) -> bool {
+        bool::from(self.1.as_bytes().ct_eq(offered))
+    }
 }
 
 /// Whether the request may see everything: it came over the unix socket or carried the token.
@@ -80,13 +87,20 @@ fn public(path: &str) -> bool {
     path == "/livez" || path == "/readyz" || path.starts_with("/readyz/")
 }
 
-/// The token a request offers, in its `Authorization` header or the dashboard's cookie.
-fn offered(headers: &HeaderMap) -> Option<&[u8]> {
+/// What a request offers: the token in its `Authorization` header, or the dashboard's cookie.
+#[derive(Debug, PartialEq, Eq)]
+enum Offer<'a> {
+    Bearer(&'a [u8]),
+    Cookie(&'a [u8]),
+}
+
+fn offered(headers: &HeaderMap) -> Option<Offer<'_>> {
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let value = value.as_bytes();
         return value
             .strip_prefix(b"Bearer ")
-            .or_else(|| value.strip_prefix(b"bearer "));
+            .or_else(|| value.strip_prefix(b"bearer "))
+            .map(Offer::Bearer);
     }
     headers
         .get_all(header::COOKIE)
@@ -94,11 +108,23 @@ fn offered(headers: &HeaderMap) -> Option<&[u8]> {
         .flat_map(|v| v.as_bytes().split(|&b| b == b';'))
         .map(|c| c.trim_ascii())
         .find_map(|c| c.strip_prefix(COOKIE.as_bytes())?.strip_prefix(b"="))
+        .map(Offer::Cookie)
 }
 
-/// The `token` parameter of a query string, as given (tokens are visible ASCII).
-fn query_token(query: Option<&str>) -> Option<&str> {
-    query?.split('&').find_map(|kv| kv.strip_prefix("token="))
+impl Token {
+    fn accepts(&self, offer: Offer<'_>) -> bool {
+        match offer {
+            Offer::Bearer(token) => self.matches(token),
+            Offer::Cookie(hex) => self.matches_cookie(hex),
+        }
+    }
+}
+
+/// The `token` parameter of a query string, decoded.
+fn query_token(raw: Option<&str>) -> Option<String> {
+    super::router::query(raw)
+        .into_iter()
+        .find_map(|(k, v)| (k == "token").then_some(v))
 }
 
 /// The middleware every request passes: marks it [`Trusted`] or refuses it.
@@ -111,9 +137,9 @@ pub async fn guard(State(api): State<Api>, mut request: Request, next: Next) -> 
             if path == "/ui"
                 && let Some(offer) = query_token(request.uri().query())
             {
-                return sign_in(token, offer);
+                return sign_in(token, &offer);
             }
-            offered(request.headers()).is_some_and(|offer| token.matches(offer))
+            offered(request.headers()).is_some_and(|offer| token.accepts(offer))
         }
     };
     if !trusted && !public(&path) {
@@ -128,7 +154,7 @@ fn sign_in(token: &Token, offer: &str) -> Response {
     if !token.matches(offer.as_bytes()) {
         return refuse("/ui");
     }
-    let cookie = format!("{COOKIE}={offer}; Path=/; HttpOnly; SameSite=Strict");
+    let cookie = format!("{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict", token.1);
     let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, "/ui")]).into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
@@ -171,11 +197,17 @@ mod tests {
     #[test]
     fn the_token_is_read_from_the_header_or_the_cookie() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, "a=b; herald_token=xyz".parse().unwrap());
-        assert_eq!(offered(&headers), Some(&b"xyz"[..]));
+        headers.insert(header::COOKIE, "a=b; herald_token=7879".parse().unwrap());
+        assert_eq!(offered(&headers), Some(Offer::Cookie(b"7879")));
+        let token = Token::new("a;b=c&d%e+f\"g,hij").unwrap();
+        assert!(token.accepts(Offer::Cookie(b"613b623d63266425652b6622672c68696a")));
+        assert!(!token.accepts(Offer::Bearer(b"613b623d63266425652b6622672c68696a")));
         headers.insert(header::AUTHORIZATION, "Bearer abc".parse().unwrap());
-        assert_eq!(offered(&headers), Some(&b"abc"[..]));
-        assert_eq!(query_token(Some("x=1&token=t0k")), Some("t0k"));
+        assert_eq!(offered(&headers), Some(Offer::Bearer(b"abc")));
+        assert_eq!(
+            query_token(Some("x=1&token=a%3Bb%3Dc%26d")).as_deref(),
+            Some("a;b=c&d")
+        );
         assert!(public("/readyz/component/db") && !public("/metrics"));
     }
 }

@@ -117,7 +117,11 @@ fn bind_unix(path: &Path) -> anyhow::Result<std::os::unix::net::UnixListener> {
         ),
         Err(_) => {}
     }
-    let listener = std::os::unix::net::UnixListener::bind(path)
+    // A path too long for a socket address is bound through its folder, as the control
+    // socket is.
+    let (short, _dir) = super::super::control::reachable(path)
+        .with_context(|| format!("cannot reach {}", path.display()))?;
+    let listener = std::os::unix::net::UnixListener::bind(&short)
         .with_context(|| format!("cannot listen on {}", path.display()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
         .with_context(|| format!("cannot make {} private", path.display()))?;
