@@ -59,12 +59,24 @@ impl Token {
         let Some(path) = std::env::var_os("HERALD_TOKEN_FILE").filter(|v| !v.is_empty()) else {
             return Ok(None);
         };
-        let path = std::path::PathBuf::from(path);
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| anyhow::anyhow!("HERALD_TOKEN_FILE {}: {e}", path.display()))?;
-        Token::new(&text)
-            .map(Some)
-            .map_err(|e| anyhow::anyhow!("HERALD_TOKEN_FILE {}: {e}", path.display()))
+        Token::from_file(std::path::Path::new(&path)).map(Some)
+    }
+
+    /// The token in the file at `path`, which nobody but its owner may read or write.
+    pub fn from_file(path: &std::path::Path) -> anyhow::Result<Token> {
+        use std::os::unix::fs::PermissionsExt;
+        let place = || format!("HERALD_TOKEN_FILE {}", path.display());
+        let meta = std::fs::metadata(path).map_err(|e| anyhow::anyhow!("{}: {e}", place()))?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            anyhow::bail!(
+                "{}: others may read or write it (mode {mode:04o}): `chmod 600` it",
+                place()
+            );
+        }
+        let text =
+            std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", place()))?;
+        Token::new(&text).map_err(|e| anyhow::anyhow!("{}: {e}", place()))
     }
 
     /// Whether `offered` is this token, in time that does not depend on where they differ.
@@ -192,6 +204,30 @@ mod tests {
         assert!(!token.matches(b"0123456789abcdeF"));
         assert!(!token.matches(b"0123456789abcde"));
         assert_eq!(format!("{token:?}"), "Token(..)");
+    }
+
+    #[test]
+    fn a_token_file_must_be_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "0123456789abcdef0123\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let error = Token::from_file(&path).unwrap_err().to_string();
+        assert!(
+            error.contains("mode 0644") && error.contains("chmod 600"),
+            "{error}"
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(
+            Token::from_file(&path)
+                .unwrap()
+                .matches(b"0123456789abcdef0123")
+        );
+        let missing = Token::from_file(&dir.path().join("nope"))
+            .unwrap_err()
+            .to_string();
+        assert!(missing.starts_with("HERALD_TOKEN_FILE "), "{missing}");
     }
 
     #[test]
