@@ -315,3 +315,14 @@ fn listen_is_refused_without_a_token_or_on_a_port_in_use() {
         std::fs::read_to_string(dir.path().join(".herald/events.jsonl")).unwrap_or_default();
     assert!(!events.contains("\"starting\""), "{events}");
 }
+
+#[test]
+fn no_component_inherits_the_token() {
+    let stack = Stack::up_with(
+        "[components.peek]\ncommand = [\"sh\", \"-c\", \"echo token=${HERALD_TOKEN:-none}; exec sleep 1000\"]\n\
+         ready = { log = \"token=\" }\n",
+        &[],
+    );
+    let lines = stack.local("GET", "/api/v1/logs/peek").json();
+    assert_eq!(lines[0]["text"], "token=none", "{lines}");
+}

@@ -72,6 +72,9 @@ pub fn run(stack: StackFile, options: Options) -> anyhow::Result<ExitCode> {
     // it `uses`.
     // SAFETY: no other thread exists yet: the runtime and everything else start below.
     unsafe { std::env::set_var("HERALD_FILE", &stack.path) };
+    // The HTTP token was read (`options.http`); no component inherits it.
+    // SAFETY: as above.
+    unsafe { std::env::remove_var("HERALD_TOKEN") };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -46,8 +46,13 @@ pub fn free_addr() -> SocketAddr {
 
 impl Stack {
     pub fn up(extra: &[&str]) -> Stack {
+        Stack::up_with(STACK, extra)
+    }
+
+    /// The stack file `text`, up with `extra` arguments.
+    pub fn up_with(text: &str, extra: &[&str]) -> Stack {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("herald.toml"), STACK).unwrap();
+        std::fs::write(dir.path().join("herald.toml"), text).unwrap();
         let addr = free_addr();
         let listen = addr.to_string();
         let mut args = vec!["up", "--detach", "--listen", &listen];
