@@ -123,6 +123,7 @@ Examples:
   herald up
   herald up kubelet
   herald up --detach && herald status
+  HERALD_TOKEN=... herald up -d --listen 127.0.0.1:7070
 
 Exit status: 0 stopped cleanly, or (--detach) all started components are ready;
 1 a component failed or was blocked.")]
@@ -220,6 +221,16 @@ pub struct UpArgs {
     /// was blocked (exit 1), leaving the stack running in the background
     #[arg(short = 'd', long)]
     pub detach: bool,
+
+    /// Also serve the HTTP interface (health, metrics, API, dashboard) on this TCP address,
+    /// such as 127.0.0.1:7070; it needs a bearer token in HERALD_TOKEN (or a file named by
+    /// HERALD_TOKEN_FILE)
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+
+    /// Refuse every start, stop and restart over HTTP
+    #[arg(long)]
+    pub read_only: bool,
 
     /// Internal: run as the background supervisor of `up --detach`, writing one byte to this
     /// file descriptor once the control socket listens

@@ -7,6 +7,7 @@
 //! of file without that byte means the supervisor exited first: its exit code and what it
 //! wrote to `herald.log` are passed on.
 
+use crate::cli::UpArgs;
 use crate::stackfile::StackFile;
 use anyhow::Context;
 use std::fs::OpenOptions;
@@ -37,8 +38,9 @@ pub fn log_path(stack: &StackFile) -> std::path::PathBuf {
     stack.state_dir.join("herald.log")
 }
 
-/// Starts the background supervisor for `names` and waits until it listens or exits.
-pub fn start(stack: &StackFile, names: &[String]) -> anyhow::Result<Started> {
+/// Starts the background supervisor for `up`'s components and options, and waits until it
+/// listens or exits.
+pub fn start(stack: &StackFile, up: &UpArgs) -> anyhow::Result<Started> {
     super::control::create_state_dir(&stack.state_dir)?;
     let log_path = log_path(stack);
     let mut log = OpenOptions::new()
@@ -57,7 +59,13 @@ pub fn start(stack: &StackFile, names: &[String]) -> anyhow::Result<Started> {
         .arg(&stack.path)
         .env("HERALD_PROFILES", stack.profiles.join(","))
         .arg("up")
-        .args(names)
+        .args(&up.names)
+        .args(
+            up.listen
+                .iter()
+                .flat_map(|addr| ["--listen".to_string(), addr.to_string()]),
+        )
+        .args(up.read_only.then_some("--read-only"))
         .arg("--supervise-fd")
         .arg(READY_FD.to_string())
         .stdin(Stdio::null())

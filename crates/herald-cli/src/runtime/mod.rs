@@ -7,6 +7,7 @@
 //!
 //! - `supervisor` runs a stack (foreground `up`, or the background one of `up --detach`);
 //! - `control` is the control socket, `protocol` what goes over it;
+//! - `http` is the HTTP interface (`api.sock`, `--listen`): health, metrics, the API, `/ui`;
 //! - `eventlog` writes `events.jsonl`, `progress` shows what happens;
 //! - `detach` starts the background supervisor, `follow` shows its start and streams
 //!   events (for `down` too), `logtail` reads the log files as they grow;
@@ -18,6 +19,7 @@ pub(crate) mod control;
 pub(crate) mod detach;
 pub(crate) mod eventlog;
 pub(crate) mod follow;
+pub mod http;
 pub(crate) mod logtail;
 pub(crate) mod progress;
 pub(crate) mod protocol;

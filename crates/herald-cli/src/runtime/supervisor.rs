@@ -4,7 +4,8 @@
 //! 1. claims the state folder and its control socket (another live supervisor: exit 1);
 //! 2. only then creates the [`ProcessHost`] (which recreates `notify.sock`) and the components;
 //! 3. subscribes to events before starting, so the event log and progress miss nothing;
-//! 4. serves the control socket while the stack runs;
+//! 4. serves the control socket and the HTTP interface (`runtime::http`, bound in step 1)
+//!    while the stack runs;
 //! 5. stops the stack in reverse dependency order on SIGINT, SIGTERM or SIGHUP, on `down`, or
 //!    (in the foreground) once every component has settled for good by itself (completed,
 //!    failed, blocked): a component stopped by `herald stop`, or all of them down for an
@@ -48,6 +49,8 @@ pub struct Shared {
     pub down: mpsc::UnboundedSender<OwnedWriteHalf>,
     /// Set once the stack has stopped and the socket is gone.
     pub finished: watch::Receiver<bool>,
+    /// The state folder (the event log, `logs/`).
+    pub state_dir: std::path::PathBuf,
 }
 
 /// How this supervisor runs.
@@ -59,6 +62,8 @@ pub struct Options {
     pub style: Style,
     /// Detached: the pipe to write one byte to once the socket listens.
     pub ready_fd: Option<OwnedFd>,
+    /// The HTTP interface beyond `api.sock`: `--listen`, the token, `--read-only`.
+    pub http: super::http::Config,
 }
 
 /// Runs the stack until it is stopped; gives the exit code.
@@ -67,6 +72,9 @@ pub fn run(stack: StackFile, options: Options) -> anyhow::Result<ExitCode> {
     // it `uses`.
     // SAFETY: no other thread exists yet: the runtime and everything else start below.
     unsafe { std::env::set_var("HERALD_FILE", &stack.path) };
+    // The HTTP token was read (`options.http`); no component inherits it.
+    // SAFETY: as above.
+    unsafe { std::env::remove_var("HERALD_TOKEN") };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -92,6 +100,7 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
         }
     };
     let listener = tokio::net::UnixListener::from_std(claimed.listener.try_clone()?)?;
+    let api = super::http::bind(options.http, &stack.state_dir)?;
     let host = ProcessHost::new(&stack.state_dir)
         .with_context(|| format!("cannot set up {}", stack.state_dir.display()))?;
     let mut components = build::stack(&specs, &host)?;
@@ -116,6 +125,7 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
         events: events_tx.clone(),
         down: down_tx,
         finished: finished_rx,
+        state_dir: stack.state_dir.clone(),
     });
     let pump = Pump {
         eventlog,
@@ -127,6 +137,7 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
     };
     let pump = tokio::spawn(pump.run(events, notes_rx));
     let server = tokio::spawn(control::server::serve(listener, shared.clone()));
+    let api = api.serve(shared.clone())?;
 
     let detached = options.ready_fd.is_some();
     if let Some(fd) = options.ready_fd {
@@ -166,6 +177,7 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
     drop(notes_tx);
     let _ = pump.await;
     server.abort();
+    api.stop();
     let _ = std::fs::remove_file(&claimed.path);
     let _ = finished_tx.send(true);
     // A `down` that comes later is answered by its own connection.

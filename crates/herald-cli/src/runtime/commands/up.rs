@@ -10,7 +10,7 @@ use super::super::detach::{self, Started};
 use super::super::follow::{self, Outcome};
 use super::super::progress::{Progress, Style};
 use super::super::protocol::{Reply, Request};
-use super::super::{build, progress_style, supervisor};
+use super::super::{build, http, progress_style, supervisor};
 use super::{FAILURE, USAGE, connect, fail};
 use crate::cli::UpArgs;
 use crate::stackfile::StackFile;
@@ -26,15 +26,26 @@ pub fn run(stack: StackFile, args: UpArgs, json: bool) -> anyhow::Result<ExitCod
             return Ok(ExitCode::from(USAGE));
         }
     };
+    let http = match http::Config::from_env(args.listen, args.read_only) {
+        Ok(http) => http,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Ok(ExitCode::from(USAGE));
+        }
+    };
     let (style, ready_fd) = match args.supervise_fd {
         Some(fd) => (Style::Plain, Some(detach::take_ready_fd(fd)?)),
-        None if args.detach => return detached(&stack, &args.names, &specs, progress_style(json)),
+        None if args.detach => return detached(&stack, &args, &specs, progress_style(json)),
         None => (progress_style(json), None),
     };
+    if let Some(addr) = args.listen {
+        eprintln!("dashboard: http://{addr}/ui (sign in with the token)");
+    }
     let options = supervisor::Options {
         specs,
         style,
         ready_fd,
+        http,
     };
     supervisor::run(stack, options)
 }
@@ -43,7 +54,7 @@ pub fn run(stack: StackFile, args: UpArgs, json: bool) -> anyhow::Result<ExitCod
 /// start.
 fn detached(
     stack: &StackFile,
-    names: &[String],
+    args: &UpArgs,
     specs: &[ComponentSpec],
     style: Style,
 ) -> anyhow::Result<ExitCode> {
@@ -55,7 +66,7 @@ fn detached(
         eprintln!("{}", supervisor::already_running(stack, pid));
         return Ok(ExitCode::from(FAILURE));
     }
-    match detach::start(stack, names)? {
+    match detach::start(stack, args)? {
         Started::Listening => {}
         Started::Exited { code, output } => {
             eprint!("{output}");
@@ -81,6 +92,9 @@ fn detached(
         Outcome::Up => {
             eprintln!("stack {} is up ({hint})", stack.name);
             summary(stack);
+            if let Some(addr) = args.listen {
+                eprintln!("dashboard: http://{addr}/ui (sign in with the token)");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Outcome::Failed(error) => {
