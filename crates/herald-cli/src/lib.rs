@@ -6,6 +6,8 @@
 //! - [`runtime`] runs the commands that act on a running stack.
 
 pub mod cli;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod graph_view;
 pub mod runtime;
 pub mod stackfile;

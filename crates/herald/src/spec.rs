@@ -242,6 +242,9 @@ pub struct ComponentSpec {
     /// Grace between the stop signal and SIGKILL (or, for a task, cancellation and abort).
     #[serde(default = "default_stop_timeout", with = "serde_duration")]
     pub stop_timeout: Duration,
+    /// Retention of the component's log files.
+    #[serde(default)]
+    pub logs: crate::LogRetention,
 }
 
 impl ComponentSpec {
@@ -263,6 +266,7 @@ impl ComponentSpec {
             start_limit: StartLimit::default(),
             stop_signal: default_stop_signal(),
             stop_timeout: default_stop_timeout(),
+            logs: crate::LogRetention::default(),
         }
     }
 

@@ -7,7 +7,7 @@ use super::tree::{Entry, Node};
 use herald::{BackoffSpec, ComponentSpec, Kind, RestartPolicy, StartLimit};
 
 /// Every field a component (or `[defaults]`) may set.
-pub const FIELDS: [&str; 14] = [
+pub const FIELDS: [&str; 15] = [
     "command",
     "env",
     "cwd",
@@ -22,6 +22,7 @@ pub const FIELDS: [&str; 14] = [
     "start_limit",
     "stop_signal",
     "stop_timeout",
+    "logs",
 ];
 
 const KINDS: [(&str, Kind); 2] = [("service", Kind::Service), ("oneshot", Kind::Oneshot)];
@@ -100,6 +101,7 @@ pub fn apply(spec: &mut ComponentSpec, entry: &Entry, place: &str, c: &mut Check
         "stop_timeout" => {
             spec.stop_timeout = c.duration(node, field, place).unwrap_or(spec.stop_timeout)
         }
+        "logs" => spec.logs = super::retention::read(node, field, place, c).unwrap_or(spec.logs),
         _ => return false,
     }
     c.problems.len() == before

@@ -11,7 +11,9 @@
 //! are created as any folder) and the socket gets mode 0600; the server also refuses peers of
 //! another user.
 
+pub mod admission;
 pub mod client;
+pub mod framing;
 pub mod server;
 
 use std::fs::{File, OpenOptions};
