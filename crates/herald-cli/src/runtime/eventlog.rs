@@ -5,7 +5,7 @@
 //! is already in the file, even if herald is killed right after.
 
 use herald::Event;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -24,16 +24,9 @@ impl EventLog {
     /// Starts `<state_dir>/events.jsonl` afresh, keeping the previous one as `.1`.
     pub fn create(state_dir: &Path) -> io::Result<EventLog> {
         let path = state_dir.join(FILE);
-        if path.exists() {
-            std::fs::rename(&path, state_dir.join(format!("{FILE}.1")))?;
-        }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| {
-                io::Error::new(e.kind(), format!("cannot open {}: {e}", path.display()))
-            })?;
+        let dir = super::statedir::StateDir::prepare(state_dir)?;
+        dir.rotate(FILE)?;
+        let file = dir.open(FILE, super::statedir::Access::Append)?;
         Ok(EventLog {
             path,
             file,

@@ -7,7 +7,8 @@
 //! ([`build::problems`]) run first here, and exit 2 too.
 //!
 //! - [`supervisor`] runs a stack (foreground `up`, or the background one of `up --detach`);
-//! - [`control`] is the control socket, [`protocol`] what goes over it;
+//! - [`control`] is the control socket, [`protocol`] what goes over it; [`statedir`] keeps
+//!   the state folder private, [`statewatch`] notices when it goes;
 //! - [`eventlog`] writes `events.jsonl`, [`progress`] shows what happens;
 //! - [`detach`] starts the background supervisor, [`follow`] shows its start and streams
 //!   events (for `down` too), [`logtail`] reads the log files as they grow;
@@ -22,6 +23,8 @@ pub mod follow;
 pub mod logtail;
 pub mod progress;
 pub mod protocol;
+pub mod statedir;
+pub mod statewatch;
 pub mod supervisor;
 
 use crate::cli::StackCommand;

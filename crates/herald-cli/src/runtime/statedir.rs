@@ -40,7 +40,7 @@ pub enum Access {
     Read,
     /// Read and write, created if missing (the lock file).
     ReadWrite,
-    /// Append, created if missing (logs).
+    /// Read and append, created if missing (logs).
     Append,
     /// Write from empty, created if missing.
     Truncate,
@@ -55,10 +55,7 @@ fn refuse(path: &Path, why: impl std::fmt::Display) -> io::Error {
 
 fn context(path: &Path, what: &str, e: impl Into<io::Error>) -> io::Error {
     let e = e.into();
-    io::Error::new(
-        e.kind(),
-        format!("cannot {what} {}: {e}", path.display()),
-    )
+    io::Error::new(e.kind(), format!("cannot {what} {}: {e}", path.display()))
 }
 
 /// Checks that what `stat` describes, at `path`, is ours and that nobody else can write it.
@@ -217,7 +214,10 @@ impl StateDir {
     pub fn open(&self, name: &str, access: Access) -> io::Result<File> {
         let path = self.path.join(name);
         let (dir, file) = match name.split_once('/') {
-            Some((sub, file)) => (Some(open_dir(&self.fd, Path::new(sub), &self.path.join(sub))?), file),
+            Some((sub, file)) => (
+                Some(open_dir(&self.fd, Path::new(sub), &self.path.join(sub))?),
+                file,
+            ),
             None => (None, name),
         };
         let at = dir.as_ref().unwrap_or(&self.fd);
@@ -226,7 +226,7 @@ impl StateDir {
             | match access {
                 Access::Read => OFlags::RDONLY,
                 Access::ReadWrite => OFlags::RDWR | OFlags::CREATE,
-                Access::Append => OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE,
+                Access::Append => OFlags::RDWR | OFlags::APPEND | OFlags::CREATE,
                 Access::Truncate => OFlags::WRONLY | OFlags::TRUNC | OFlags::CREATE,
             };
         // A FIFO or a device must not block the open; the check below refuses them.
@@ -252,10 +252,13 @@ impl StateDir {
         Ok(File::from(fd))
     }
 
-    /// Renames `from` to `to` inside the folder (neither is followed if a symlink).
-    pub fn rename(&self, from: &str, to: &str) -> io::Result<()> {
-        rustix::fs::renameat(&self.fd, from, &self.fd, to)
-            .map_err(|e| context(&self.path.join(from), "rename", e))
+    /// Renames `name` to `name.1` inside the folder, if it is there (a symlink is renamed, not
+    /// followed).
+    pub fn rotate(&self, name: &str) -> io::Result<()> {
+        match rustix::fs::renameat(&self.fd, name, &self.fd, format!("{name}.1")) {
+            Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
+            Err(e) => Err(context(&self.path.join(name), "rename", e)),
+        }
     }
 }
 
@@ -268,14 +271,14 @@ fn check_entries(fd: &OwnedFd, path: &Path, narrow: bool) -> io::Result<()> {
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )?;
-    let mut entries = rustix::fs::Dir::read_from(&dup).map_err(|e| context(path, "list", e))?;
-    while let Some(entry) = entries.next() {
+    let entries = rustix::fs::Dir::read_from(&dup).map_err(|e| context(path, "list", e))?;
+    for entry in entries {
         let entry = entry.map_err(|e| context(path, "list", e))?;
         let name = entry.file_name().to_bytes();
         if name == b"." || name == b".." {
             continue;
         }
-        let name = std::ffi::OsStr::from_encoded_bytes_checked(name);
+        let name: &std::ffi::OsStr = std::os::unix::ffi::OsStrExt::from_bytes(name);
         let at = path.join(name);
         let stat = rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW)
             .map_err(|e| context(&at, "inspect", e))?;
@@ -307,7 +310,11 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     fn mode(path: &Path) -> u32 {
-        std::fs::symlink_metadata(path).unwrap().permissions().mode() & 0o7777
+        std::fs::symlink_metadata(path)
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
     }
 
     #[test]
@@ -326,8 +333,16 @@ mod tests {
             made.unwrap();
             assert_eq!(mode(&state), DIR_MODE, "umask {umask:o}");
             assert_eq!(mode(&state.join("logs")), LOGS_MODE, "umask {umask:o}");
-            assert_eq!(mode(&state.join("logs/a.log")), FILE_MODE, "umask {umask:o}");
-            assert_eq!(mode(&state.join("herald.lock")), FILE_MODE, "umask {umask:o}");
+            assert_eq!(
+                mode(&state.join("logs/a.log")),
+                FILE_MODE,
+                "umask {umask:o}"
+            );
+            assert_eq!(
+                mode(&state.join("herald.lock")),
+                FILE_MODE,
+                "umask {umask:o}"
+            );
         }
     }
 
@@ -369,6 +384,9 @@ mod tests {
         assert_eq!(mode(&state.join("herald.log")), FILE_MODE);
         std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o777)).unwrap();
         let error = StateDir::prepare(&state).unwrap_err();
-        assert!(error.to_string().contains("other users can write it"), "{error}");
+        assert!(
+            error.to_string().contains("other users can write it"),
+            "{error}"
+        );
     }
 }

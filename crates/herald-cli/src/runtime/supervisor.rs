@@ -96,6 +96,7 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
     let events = components.subscribe();
     let eventlog = EventLog::create(&stack.state_dir)?;
     let mut signals = Signals::new()?;
+    let mut watch = super::statewatch::Watch::new(&stack.state_dir)?;
     let running = components.start().context("cannot start the stack")?;
 
     let (events_tx, _) = broadcast::channel(EVENT_BACKLOG);
@@ -130,9 +131,11 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
 
     let cause = tokio::select! {
         name = signals.recv() => Cause::Signal(name),
+        removed = watch.removed() => Cause::Signal(removed),
         Some(write) = down_rx.recv() => Cause::Down(write),
         _ = idle_rx.wait_for(|idle| *idle), if !detached => Cause::Finished,
     };
+    let _reclaimed = watch.reclaim(&shared);
     let failed = shared
         .running
         .statuses()
@@ -152,16 +155,18 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
     if notes_tx.send((note, Some(shown_tx))).is_ok() {
         let _ = shown.await;
     }
+    let state_dir = stack.state_dir.clone();
     tokio::spawn(async move {
         let name = signals.recv().await;
         eprintln!("{name} again: stopping at once");
+        control::remove_sockets(&state_dir);
         std::process::exit(1);
     });
     shared.running.shutdown().await;
     drop(notes_tx);
     let _ = pump.await;
     server.abort();
-    let _ = std::fs::remove_file(&claimed.path);
+    claimed.remove_socket();
     let _ = finished_tx.send(true);
     // A `down` that comes later is answered by its own connection.
     down_rx.close();

@@ -14,6 +14,24 @@ pub struct Client {
     path: PathBuf,
 }
 
+/// Refuses a socket whose listener runs as another user than ours or root (`SO_PEERCRED`
+/// gives the credentials of the process that listens): replies from it could be forged.
+fn check_listener(stream: &UnixStream, path: &Path) -> anyhow::Result<()> {
+    let peer = rustix::net::sockopt::socket_peercred(stream)
+        .with_context(|| format!("cannot tell who listens on {}", path.display()))?;
+    let me = rustix::process::getuid();
+    if peer.uid != me && !peer.uid.is_root() {
+        bail!(
+            "refusing {}: it is served by uid {} (pid {}), not by you (uid {}) or root",
+            path.display(),
+            peer.uid.as_raw(),
+            peer.pid.as_raw_nonzero(),
+            me.as_raw()
+        );
+    }
+    Ok(())
+}
+
 impl Client {
     /// Connects to the supervisor listening on `path`; `None` when nobody listens (no socket
     /// file, or a stale one).
@@ -27,6 +45,7 @@ impl Client {
         };
         match UnixStream::connect(&short) {
             Ok(stream) => {
+                check_listener(&stream, path)?;
                 let writer = stream.try_clone()?;
                 Ok(Some(Client {
                     reader: BufReader::new(stream),
