@@ -466,25 +466,27 @@ stop_timeout = "10m"
     }
 }
 
+/// `herald check` on `text` written as `name`: exit 2; its stderr.
+fn check_fails(name: &str, text: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    let out = common::herald(&["-f", path.to_str().unwrap(), "check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    common::stderr(&out)
+}
+
 #[test]
-fn bad_stack_files_exit_2_at_check_with_their_place() {
+fn an_endless_stack_file_is_refused_after_16_mib() {
     let out = common::herald(&["-f", "/dev/zero", "check"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        common::stderr(&out).contains("at most 16 MiB"),
-        "{}",
-        common::stderr(&out)
-    );
+    let err = common::stderr(&out);
+    assert!(err.contains("at most 16 MiB"), "{err}");
+}
 
-    let dir = tempfile::tempdir().unwrap();
-    let check = |name: &str, text: &str| -> String {
-        let path = dir.path().join(name);
-        std::fs::write(&path, text).unwrap();
-        let out = common::herald(&["-f", path.to_str().unwrap(), "check"]);
-        assert_eq!(out.status.code(), Some(2), "{text}");
-        common::stderr(&out)
-    };
-    let err = check(
+#[test]
+fn nul_bytes_are_refused_at_check_with_their_place() {
+    let err = check_fails(
         "nul.toml",
         "[components.a]\ncommand = [\"x\"]\nenv = { K = \"a\\u0000b\" }\n",
     );
@@ -492,7 +494,7 @@ fn bad_stack_files_exit_2_at_check_with_their_place() {
         err.contains("NUL byte") && err.contains("nul.toml:3:"),
         "{err}"
     );
-    let err = check(
+    let err = check_fails(
         "argv.yaml",
         "components:\n  a:\n    command: [\"x\", \"a\\0b\"]\n",
     );
@@ -500,8 +502,12 @@ fn bad_stack_files_exit_2_at_check_with_their_place() {
         err.contains("NUL byte") && err.contains("argv.yaml:3:"),
         "{err}"
     );
+}
+
+#[test]
+fn a_name_too_long_for_its_log_file_is_refused_at_check() {
     let long = "n".repeat(252);
-    let err = check(
+    let err = check_fails(
         "long.toml",
         &format!("[components.{long}]\ncommand = [\"x\"]\n"),
     );
@@ -509,13 +515,17 @@ fn bad_stack_files_exit_2_at_check_with_their_place() {
         err.contains("252 bytes long") && err.contains("long.toml:1:"),
         "{err}"
     );
+}
+
+#[test]
+fn a_yaml_alias_bomb_is_refused_by_its_bytes() {
     let mut bomb = format!(
-        "big: &big \"{}\"\ncomponents:\n  a:\n    command: [x]\nx-many:\n",
+        "big: &big \"{}\"\ncomponents:\n  a:\n    command: [x]\nmany:\n",
         "x".repeat(1 << 20)
     );
     for _ in 0..1000 {
         bomb.push_str("  - *big\n");
     }
-    let err = check("bomb.yaml", &bomb);
+    let err = check_fails("bomb.yaml", &bomb);
     assert!(err.contains("aliases expand to more than"), "{err}");
 }
