@@ -270,7 +270,7 @@ impl Pump {
 /// The text of the last `count` lines of a log file (read from its last 16 KiB).
 fn tail(path: &std::path::Path, count: usize) -> Vec<String> {
     use std::io::{Read, Seek, SeekFrom};
-    let Ok(mut file) = std::fs::File::open(path) else {
+    let Ok(mut file) = herald::process::open_private(path, rustix::fs::OFlags::RDONLY) else {
         return Vec::new();
     };
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
