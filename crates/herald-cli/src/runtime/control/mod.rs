@@ -55,6 +55,9 @@ pub fn remove_sockets(state_dir: &Path) {
     let _ = std::fs::remove_file(state_dir.join("notify.sock"));
 }
 
+/// How many connections may wait to be accepted.
+const BACKLOG: i32 = 128;
+
 /// The lock file a live supervisor holds.
 const LOCK: &str = "herald.lock";
 
@@ -166,6 +169,9 @@ pub fn claim(state_dir: &Path) -> io::Result<Claim> {
     let listener = bound
         .map_err(|e| io::Error::new(e.kind(), format!("cannot bind {}: {e}", path.display())))?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    // A short queue of connections not yet accepted: a flood of connections waits in the
+    // kernel's queue, and a `herald status` behind a long one waits as long as its draining.
+    rustix::net::listen(&listener, BACKLOG)?;
     listener.set_nonblocking(true)?;
     let bound = std::fs::symlink_metadata(&path).ok().map(|m| id(&m));
     Ok(Claim::Claimed(Claimed {
