@@ -257,14 +257,30 @@ pub fn open_private(path: &Path, flags: OFlags) -> io::Result<File> {
     Ok(File::from(fd))
 }
 
-/// The header count of a log file and the lines after it.
+/// The header count of a log file and the lines after it, read in pieces (a file may be as
+/// large as its retention allows).
 fn count_lines(path: &Path) -> io::Result<(u64, u64)> {
     let mut file = open_private(path, OFlags::RDONLY)?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)?;
-    let first = bytes.split(|&b| b == b'\n').next().unwrap_or(&[]);
-    let newlines = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
-    Ok(match parse_rotation_header(first) {
+    let mut buf = vec![0; 64 * 1024];
+    let mut first = Vec::new();
+    let mut first_done = false;
+    let mut newlines = 0u64;
+    loop {
+        let read = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let chunk = &buf[..read];
+        if !first_done {
+            let end = chunk.iter().position(|&b| b == b'\n');
+            first.extend_from_slice(&chunk[..end.unwrap_or(chunk.len())]);
+            first_done = end.is_some() || first.len() > 64;
+        }
+        newlines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+    }
+    Ok(match parse_rotation_header(&first) {
         Some(before) => (before, newlines.saturating_sub(1)),
         None => (0, newlines),
     })
