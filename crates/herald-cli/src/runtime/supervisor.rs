@@ -280,7 +280,10 @@ fn tail(path: &std::path::Path, count: usize) -> Vec<String> {
     let text = String::from_utf8_lossy(&bytes);
     let lines: Vec<String> = text
         .lines()
-        .filter_map(|l| l.split_once(" | ").map(|(_, t)| t.to_string()))
+        .filter_map(|l| {
+            l.split_once(" | ")
+                .map(|(_, t)| super::commands::logs::make_visible(t))
+        })
         .collect();
     lines[lines.len().saturating_sub(count)..].to_vec()
 }
