@@ -177,8 +177,8 @@ impl StateDir {
         let logs_fd = open_dir(&dir.fd, Path::new(LOGS), &logs)?;
         rustix::fs::fchmod(&logs_fd, Mode::from_raw_mode(LOGS_MODE))
             .map_err(|e| context(&logs, "set the mode of", e))?;
-        check_entries(&dir.fd, &dir.path, true)?;
-        check_entries(&logs_fd, &logs, true)?;
+        check_entries(&dir.fd, &dir.path)?;
+        check_entries(&logs_fd, &logs)?;
         Ok(dir)
     }
 
@@ -262,9 +262,8 @@ impl StateDir {
     }
 }
 
-/// Checks every entry of a folder; narrows wider modes of our own regular files to 0600 when
-/// `narrow`.
-fn check_entries(fd: &OwnedFd, path: &Path, narrow: bool) -> io::Result<()> {
+/// Checks every entry of a folder; narrows wider modes of our own regular files to 0600.
+fn check_entries(fd: &OwnedFd, path: &Path) -> io::Result<()> {
     let dup = rustix::fs::openat(
         fd,
         ".",
@@ -285,8 +284,7 @@ fn check_entries(fd: &OwnedFd, path: &Path, narrow: bool) -> io::Result<()> {
         let kind = (FileType::from_raw_mode(stat.st_mode) == FileType::Directory)
             .then_some(FileType::Directory);
         check(&at, &stat, kind)?;
-        if narrow
-            && FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile
+        if FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile
             && stat.st_mode & 0o077 != 0
         {
             let file = rustix::fs::openat(
