@@ -16,7 +16,9 @@ pub struct Client {
 
 /// Refuses a socket whose listener runs as another user than ours or root (`SO_PEERCRED`
 /// gives the credentials of the process that listens): replies from it could be forged.
-fn check_listener(stream: &UnixStream, path: &Path) -> anyhow::Result<()> {
+/// Whether the listener is alive: a supervisor being killed still holds its socket for a
+/// moment, and does not answer.
+fn check_listener(stream: &UnixStream, path: &Path) -> anyhow::Result<bool> {
     let peer = rustix::net::sockopt::socket_peercred(stream)
         .with_context(|| format!("cannot tell who listens on {}", path.display()))?;
     let me = rustix::process::getuid();
@@ -29,7 +31,28 @@ fn check_listener(stream: &UnixStream, path: &Path) -> anyhow::Result<()> {
             me.as_raw()
         );
     }
-    Ok(())
+    Ok(!dying(peer.pid.as_raw_nonzero().get()))
+}
+
+/// Whether process `pid` is gone or on its way out: a zombie, or killed (SIGKILL pending for
+/// the whole process).
+fn dying(pid: i32) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return true;
+    };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+            .unwrap_or("")
+            .to_string()
+    };
+    let state = field("State:");
+    let shared_pending = u64::from_str_radix(&field("ShdPnd:"), 16).unwrap_or(0);
+    let pending = u64::from_str_radix(&field("SigPnd:"), 16).unwrap_or(0);
+    let sigkill = 1 << (libc::SIGKILL - 1);
+    state.starts_with('Z') || state.starts_with('X') || (shared_pending | pending) & sigkill != 0
 }
 
 impl Client {
@@ -45,7 +68,9 @@ impl Client {
         };
         match UnixStream::connect(&short) {
             Ok(stream) => {
-                check_listener(&stream, path)?;
+                if !check_listener(&stream, path)? {
+                    return Ok(None);
+                }
                 let writer = stream.try_clone()?;
                 Ok(Some(Client {
                     reader: BufReader::new(stream),
