@@ -139,3 +139,17 @@ impl Client {
         let _ = std::io::Read::read_to_end(&mut self.reader, &mut sink);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_live_process_is_not_dying_and_a_reaped_one_is() {
+        assert!(!dying(std::process::id() as i32));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        child.wait().unwrap();
+        assert!(dying(pid));
+    }
+}
