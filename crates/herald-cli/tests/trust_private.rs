@@ -272,3 +272,13 @@ stop_timeout = "10m"
         );
     }
 }
+
+#[test]
+fn an_up_right_after_down_is_not_taken_for_a_running_stack() {
+    let stack = Stack::new(SLEEPER);
+    // The identity and the lock are let go before `down` answers, never after.
+    for _ in 0..20 {
+        stack.expect(0, &["up", "-d"]);
+        stack.expect(0, &["down"]);
+    }
+}

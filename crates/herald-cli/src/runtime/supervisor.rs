@@ -135,7 +135,7 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
         Some(write) = down_rx.recv() => Cause::Down(write),
         _ = idle_rx.wait_for(|idle| *idle), if !detached => Cause::Finished,
     };
-    let _reclaimed = watch.reclaim(&shared);
+    let reclaimed = watch.reclaim(&shared);
     let failed = shared
         .running
         .statuses()
@@ -166,7 +166,8 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
     drop(notes_tx);
     let _ = pump.await;
     server.abort();
-    claimed.remove_socket();
+    // The lock and the identity go before `down` is answered: a new `up` right after works.
+    drop((claimed, reclaimed));
     let _ = finished_tx.send(true);
     // A `down` that comes later is answered by its own connection.
     down_rx.close();
