@@ -15,6 +15,10 @@ use tokio::sync::Notify;
 /// The most connections open at once.
 pub const MAX_CONNECTIONS: usize = 256;
 
+/// How many evicted connections may be on their way out before no more are accepted: each
+/// holds its descriptor until its task has run, so this keeps the count bounded under a flood.
+pub const MAX_EVICTING: usize = 32;
+
 /// How long a connection may stay without sending a whole request.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -22,6 +26,8 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug, Default)]
 pub struct Admission {
     state: Mutex<State>,
+    /// Told each time an evicted connection has closed.
+    closed: Notify,
 }
 
 #[derive(Debug, Default)]
@@ -35,6 +41,17 @@ struct State {
 }
 
 impl Admission {
+    /// Resolves once fewer than [`MAX_EVICTING`] evicted connections are still open: the
+    /// accept loop waits here, leaving newcomers in the kernel's short queue.
+    pub async fn room(&self) {
+        loop {
+            if self.state.lock().expect("never poisoned").evicted.len() < MAX_EVICTING {
+                return;
+            }
+            self.closed.notified().await;
+        }
+    }
+
     /// A place for a new connection, or `None` when every place serves a request. Makes room
     /// by evicting the connection idle for the longest.
     pub fn admit(self: &Arc<Self>) -> Option<Ticket> {
@@ -101,7 +118,9 @@ impl Drop for Ticket {
     fn drop(&mut self) {
         let mut state = self.admission.state.lock().expect("never poisoned");
         state.idle.remove(&self.id);
-        if !state.evicted.remove(&self.id) {
+        if state.evicted.remove(&self.id) {
+            self.admission.closed.notify_one();
+        } else {
             state.open -= 1;
         }
     }

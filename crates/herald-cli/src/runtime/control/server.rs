@@ -26,7 +26,10 @@ pub async fn serve(listener: UnixListener, shared: Arc<Shared>) {
     let uid = rustix::process::getuid().as_raw();
     let admission = Arc::new(Admission::default());
     accept_loop(
-        || listener.accept(),
+        || async {
+            admission.room().await;
+            listener.accept().await
+        },
         |(stream, _)| {
             let ticket = admission.admit();
             tokio::spawn(serve_one(stream, ticket, uid, shared.clone()));
