@@ -7,6 +7,8 @@
 //! - [`runtime`] runs the commands that act on a running stack.
 
 pub mod cli;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod graph_view;
 pub mod import;
 pub mod runtime;

@@ -10,7 +10,6 @@
 use crate::cli::UpArgs;
 use crate::stackfile::StackFile;
 use anyhow::Context;
-use std::fs::OpenOptions;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
@@ -41,14 +40,8 @@ pub fn log_path(stack: &StackFile) -> std::path::PathBuf {
 /// Starts the background supervisor for `up`'s components and options, and waits until it
 /// listens or exits.
 pub fn start(stack: &StackFile, up: &UpArgs) -> anyhow::Result<Started> {
-    super::control::create_state_dir(&stack.state_dir)?;
-    let log_path = log_path(stack);
-    let mut log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .read(true)
-        .open(&log_path)
-        .with_context(|| format!("cannot open {}", log_path.display()))?;
+    let dir = super::control::create_state_dir(&stack.state_dir)?;
+    let mut log = dir.open("herald.log", super::statedir::Access::Append)?;
     let offset = log.seek(SeekFrom::End(0))?;
     let (mut read, write) =
         rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).context("cannot make a pipe")?;

@@ -7,8 +7,9 @@
 //! reported anywhere is already in the file, even if herald is killed right after. A file
 //! grown past 16 MiB is moved to `events.jsonl.1` when a run begins (numbers go on).
 
+use super::statedir::{Access, StateDir};
 use herald::{Event, Graph, Record, RunHeader};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -44,17 +45,17 @@ impl EventLog {
         graph: &Graph,
     ) -> io::Result<(EventLog, Numbering)> {
         let path = state_dir.join(FILE);
-        let last = last_record(&path);
-        if std::fs::metadata(&path).is_ok_and(|m| m.len() > KEEP) {
-            std::fs::rename(&path, state_dir.join(format!("{FILE}.1")))?;
+        let dir = StateDir::prepare(state_dir)?;
+        // Opened without following a symlink, as every file of the state folder is.
+        let last = dir.open(FILE, Access::Read).ok().and_then(last_record);
+        if dir
+            .open(FILE, Access::Read)
+            .and_then(|f| f.metadata())
+            .is_ok_and(|m| m.len() > KEEP)
+        {
+            dir.rotate(FILE)?;
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| {
-                io::Error::new(e.kind(), format!("cannot open {}: {e}", path.display()))
-            })?;
+        let file = dir.open(FILE, Access::Append)?;
         let (run, seq) = last.map_or((1, 1), |r| (r.run() + 1, r.seq() + 1));
         let mut log = EventLog {
             path,
@@ -101,8 +102,7 @@ pub fn records(path: &Path) -> Vec<Record> {
 }
 
 /// The last record of the log, read from its end.
-fn last_record(path: &Path) -> Option<Record> {
-    let mut file = File::open(path).ok()?;
+fn last_record(mut file: File) -> Option<Record> {
     let len = file.metadata().ok()?.len();
     // A record is a few hundred bytes; an error chain a few KiB.
     let from = len.saturating_sub(64 * 1024);

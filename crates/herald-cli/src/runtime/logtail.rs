@@ -9,8 +9,18 @@
 //! the new one from its start. A follower so far behind that the file was rotated twice reads
 //! the file in between from `<name>.log.1` too; rotated more often than that, the files in
 //! between are gone from disk, which it says (it cannot count their lines).
+//!
+//! The first read takes every rotated copy still there, the oldest (`<name>.log.N`) first. A
+//! file started by a rotation opens with a header, the count of lines written before it: that
+//! of the oldest file read is what retention dropped, shown first as
+//! `-- 713,737 earlier lines rotated away --`; the other headers are not shown.
+//!
+//! Files are opened without following a symlink and must belong to this user: a file that
+//! does not is refused, said, and read no further.
 
 use super::protocol::LogRecord;
+use herald::process::{MAX_KEEP, open_private, parse_rotation_header, rotated_copy};
+use rustix::fs::OFlags;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
@@ -27,6 +37,10 @@ pub struct Tail {
     partial: Vec<u8>,
     /// The file last read to its end, once one was rotated away.
     finished: Option<(u64, u64)>,
+    /// Whether a line (or the notice of rotated-away lines) was given already.
+    started: bool,
+    /// Why a file was refused, once one was.
+    refused: Option<String>,
 }
 
 /// The identity of a file: its device and inode.
@@ -43,7 +57,14 @@ impl Tail {
             file: None,
             partial: Vec::new(),
             finished: None,
+            started: false,
+            refused: None,
         }
+    }
+
+    /// Why a file of this log was refused (not ours, or a symlink), if one was.
+    pub fn refused(&self) -> Option<&str> {
+        self.refused.as_deref()
     }
 
     /// The component.
@@ -51,11 +72,45 @@ impl Tail {
         &self.name
     }
 
-    /// The rotated copy, `<name>.log.1`.
+    /// The newest rotated copy, `<name>.log.1`.
     fn rotated(&self) -> PathBuf {
-        let mut path = self.path.clone().into_os_string();
-        path.push(".1");
-        PathBuf::from(path)
+        rotated_copy(&self.path, 1)
+    }
+
+    /// Opens one of this log's files; `Ok(None)` when it is not there.
+    fn open_file(&mut self, path: &Path) -> Result<Option<File>, String> {
+        match open_private(path, OFlags::RDONLY) {
+            Ok(file) => Ok(Some(file)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => {
+                let message = format!("herald: {e}");
+                self.refused = Some(message.clone());
+                Err(message)
+            }
+        }
+    }
+
+    /// On the first read: every rotated copy older than `.1`, the oldest first.
+    fn read_older_copies(&mut self, records: &mut Vec<LogRecord>) -> Option<String> {
+        let count = (2..=MAX_KEEP)
+            .take_while(|&n| rotated_copy(&self.path, n).exists())
+            .last()?;
+        for n in (2..=count).rev() {
+            let path = rotated_copy(&self.path, n);
+            let mut file = match self.open_file(&path) {
+                Ok(Some(file)) => file,
+                Ok(None) => continue,
+                Err(note) => return Some(note),
+            };
+            let mut bytes = Vec::new();
+            let read = file.read_to_end(&mut bytes);
+            self.lines(&bytes, records);
+            self.end_partial(records);
+            if let Err(e) = read {
+                return Some(cannot_read(&path, &e));
+            }
+        }
+        None
     }
 
     /// Every line written since the last call (the first call: all there is, the rotated copy
@@ -65,9 +120,20 @@ impl Tail {
         let mut records = Vec::new();
         let mut note = None;
         loop {
+            if self.refused.is_some() {
+                return (records, note);
+            }
             if self.file.is_none() {
-                if !self.open() {
-                    return (records, note);
+                match self.open() {
+                    Ok(true) => {}
+                    Ok(false) => return (records, note),
+                    Err(refused) => return (records, Some(refused)),
+                }
+                if !self.started
+                    && self.finished.is_none()
+                    && let Some(problem) = self.read_older_copies(&mut records)
+                {
+                    return (records, Some(problem));
                 }
                 if let Some(missed) = self.read_rotated_copy(&mut records) {
                     note = Some(missed);
@@ -103,7 +169,10 @@ impl Tail {
     /// rotated away in between are gone.
     fn read_rotated_copy(&mut self, records: &mut Vec<LogRecord>) -> Option<String> {
         let current = self.file.as_ref().map(|(_, id)| *id);
-        let mut copy = File::open(self.rotated()).ok()?;
+        let mut copy = match self.open_file(&self.rotated()) {
+            Ok(copy) => copy?,
+            Err(note) => return Some(note),
+        };
         let id = copy.metadata().ok().map(|m| identity(&m));
         if id == current || id == self.finished {
             return None;
@@ -125,16 +194,17 @@ impl Tail {
         })
     }
 
-    /// Opens the current file; whether it exists.
-    fn open(&mut self) -> bool {
-        let Ok(file) = File::open(&self.path) else {
-            return false;
+    /// Opens the current file; whether it exists, or why it was refused.
+    fn open(&mut self) -> Result<bool, String> {
+        let path = self.path.clone();
+        let Some(file) = self.open_file(&path)? else {
+            return Ok(false);
         };
         let Ok(meta) = file.metadata() else {
-            return false;
+            return Ok(false);
         };
         self.file = Some((file, identity(&meta)));
-        true
+        Ok(true)
     }
 
     /// Reads the open file to its end.
@@ -152,28 +222,59 @@ impl Tail {
     fn lines(&mut self, mut bytes: &[u8], records: &mut Vec<LogRecord>) {
         while let Some(end) = bytes.iter().position(|&b| b == b'\n') {
             if self.partial.is_empty() {
-                records.push(parse(&self.name, &bytes[..end]));
+                self.push(&bytes[..end], records);
             } else {
                 self.partial.extend_from_slice(&bytes[..end]);
                 let line = std::mem::take(&mut self.partial);
-                records.push(parse(&self.name, &line));
+                self.push(&line, records);
             }
             bytes = &bytes[end + 1..];
         }
         self.partial.extend_from_slice(bytes);
     }
 
+    /// One whole line: a record, or a rotation header (the first one read says how many lines
+    /// are gone; the others are left out).
+    fn push(&mut self, line: &[u8], records: &mut Vec<LogRecord>) {
+        if let Some(before) = parse_rotation_header(line) {
+            if !self.started && before > 0 {
+                records.push(LogRecord {
+                    time: String::new(),
+                    component: self.name.clone(),
+                    stream: "out".into(),
+                    text: format!("-- {} earlier lines rotated away --", thousands(before)),
+                });
+            }
+        } else {
+            records.push(parse(&self.name, line));
+        }
+        self.started = true;
+    }
+
     /// Ends a file: a last line without its newline is a line too.
     fn end_partial(&mut self, records: &mut Vec<LogRecord>) {
         if !self.partial.is_empty() {
             let line = std::mem::take(&mut self.partial);
-            records.push(parse(&self.name, &line));
+            self.push(&line, records);
         }
     }
 
     fn cannot_read(&self, e: &io::Error) -> String {
         cannot_read(&self.path, e)
     }
+}
+
+/// `713737` as `713,737`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
 
 /// "herald: cannot read PATH: why".
@@ -207,6 +308,11 @@ impl Tails {
         }
         records.sort_by(|a, b| a.time.cmp(&b.time));
         (records, notes)
+    }
+
+    /// Why files were refused (not ours, or symlinks), one message per log.
+    pub fn refused(&self) -> Vec<&str> {
+        self.tails.iter().filter_map(Tail::refused).collect()
     }
 
     /// What the file of `name` gained since the last read (nothing for a name not followed).
@@ -267,6 +373,54 @@ mod tests {
         assert_eq!(records[0].stream, "err");
         assert_eq!(note, None);
         assert!(tail.read().0.is_empty());
+    }
+
+    #[test]
+    fn older_copies_come_first_and_rotated_away_lines_are_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.log");
+        append(
+            &rotated_copy(&path, 3),
+            "-- 713737 earlier lines --\nT1 out | one\n",
+        );
+        append(
+            &rotated_copy(&path, 2),
+            "-- 713738 earlier lines --\nT2 out | two\n",
+        );
+        append(
+            &rotated_copy(&path, 1),
+            "-- 713739 earlier lines --\nT3 out | three\n",
+        );
+        append(&path, "-- 713740 earlier lines --\nT4 out | four\n");
+        let mut tail = Tail::new(dir.path(), "c");
+        let (records, note) = tail.read();
+        assert_eq!(note, None);
+        assert_eq!(
+            texts(&records),
+            [
+                "-- 713,737 earlier lines rotated away --",
+                "one",
+                "two",
+                "three",
+                "four"
+            ]
+        );
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+    }
+
+    #[test]
+    fn a_symlink_is_refused_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "T0 out | root:secret\n").unwrap();
+        std::os::unix::fs::symlink(&secret, dir.path().join("c.log")).unwrap();
+        let mut tail = Tail::new(dir.path(), "c");
+        let (records, note) = tail.read();
+        assert!(records.is_empty(), "{records:?}");
+        let note = note.unwrap();
+        assert!(note.contains("c.log") && note.contains("symlink"), "{note}");
+        assert!(tail.refused().is_some());
     }
 
     #[test]

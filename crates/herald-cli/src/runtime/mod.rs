@@ -6,7 +6,8 @@
 //! fully validated, its values typed (a bad file has already exited 2, as `herald check` would).
 //!
 //! - `supervisor` runs a stack (foreground `up`, or the background one of `up --detach`);
-//! - `control` is the control socket, `protocol` what goes over it;
+//! - `control` is the control socket, `protocol` what goes over it; `statedir` keeps the
+//!   state folder private, `statewatch` notices when it goes;
 //! - `http` is the HTTP interface (`api.sock`, `--listen`): health, metrics, the API, `/ui`;
 //! - `eventlog` writes `events.jsonl`, `progress` shows what happens;
 //! - `detach` starts the background supervisor, `follow` shows its start and streams
@@ -23,6 +24,8 @@ pub mod http;
 pub(crate) mod logtail;
 pub(crate) mod progress;
 pub(crate) mod protocol;
+pub(crate) mod statedir;
+pub(crate) mod statewatch;
 pub(crate) mod supervisor;
 
 use crate::cli::StackCommand;

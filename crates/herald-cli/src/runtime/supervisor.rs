@@ -110,6 +110,7 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
     components.numbering(numbering.run, numbering.first_seq);
     let events = components.subscribe();
     let mut signals = Signals::new()?;
+    let mut watch = super::statewatch::Watch::new(&stack.state_dir)?;
     let running = components.start().context("cannot start the stack")?;
 
     let (events_tx, _) = broadcast::channel(EVENT_BACKLOG);
@@ -146,9 +147,11 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
 
     let cause = tokio::select! {
         name = signals.recv() => Cause::Signal(name),
+        removed = watch.removed() => Cause::Signal(removed),
         Some(write) = down_rx.recv() => Cause::Down(write),
         _ = settled_rx.wait_for(|settled| *settled), if !detached => Cause::Finished,
     };
+    let reclaimed = watch.reclaim(&shared);
     let failed = shared
         .running
         .statuses()
@@ -168,9 +171,11 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
     if notes_tx.send((note, Some(shown_tx))).is_ok() {
         let _ = shown.await;
     }
+    let state_dir = stack.state_dir.clone();
     tokio::spawn(async move {
         let name = signals.recv().await;
         eprintln!("{name} again: stopping at once");
+        control::remove_sockets(&state_dir);
         std::process::exit(1);
     });
     shared.running.shutdown().await;
@@ -178,7 +183,8 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
     let _ = pump.await;
     server.abort();
     api.stop();
-    let _ = std::fs::remove_file(&claimed.path);
+    // The lock and the identity go before `down` is answered: a new `up` right after works.
+    drop((claimed, reclaimed));
     let _ = finished_tx.send(true);
     // A `down` that comes later is answered by its own connection.
     down_rx.close();
@@ -290,7 +296,7 @@ impl Pump {
 /// The text of the last `count` lines of a log file (read from its last 16 KiB).
 fn tail(path: &std::path::Path, count: usize) -> Vec<String> {
     use std::io::{Read, Seek, SeekFrom};
-    let Ok(mut file) = std::fs::File::open(path) else {
+    let Ok(mut file) = herald::process::open_private(path, rustix::fs::OFlags::RDONLY) else {
         return Vec::new();
     };
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -300,7 +306,10 @@ fn tail(path: &std::path::Path, count: usize) -> Vec<String> {
     let text = String::from_utf8_lossy(&bytes);
     let lines: Vec<String> = text
         .lines()
-        .filter_map(|l| l.split_once(" | ").map(|(_, t)| t.to_string()))
+        .filter_map(|l| {
+            l.split_once(" | ")
+                .map(|(_, t)| super::commands::logs::make_visible(t))
+        })
         .collect();
     lines[lines.len().saturating_sub(count)..].to_vec()
 }

@@ -114,6 +114,34 @@ impl Checker {
         Some(entries)
     }
 
+    /// Records every key and string in `node` that holds a NUL byte: no argv, environment or
+    /// path can carry one, so it is refused here rather than failing at every start.
+    pub fn no_nul(&mut self, node: &Node) {
+        match &node.value {
+            Value::Str(s) if s.contains('\0') => {
+                self.error(
+                    node,
+                    "a string here holds a NUL byte, which no argument, variable or path can carry"
+                        .into(),
+                );
+            }
+            Value::Array(items) => items.iter().for_each(|item| self.no_nul(item)),
+            Value::Map(entries) => {
+                for entry in entries {
+                    if entry.key.contains('\0') {
+                        let message = format!(
+                            "the key `{}` holds a NUL byte, which no name or variable can carry",
+                            entry.key.escape_debug()
+                        );
+                        self.problems.push(Diagnostic::new(message, entry.key_span));
+                    }
+                    self.no_nul(&entry.value);
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// A string.
     pub fn string(&mut self, node: &Node, field: &str, place: &str) -> Option<String> {
         match &node.value {

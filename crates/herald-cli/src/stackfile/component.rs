@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Every field a component (or `[defaults]`) may set.
-pub const FIELDS: [&str; 18] = [
+pub const FIELDS: [&str; 19] = [
     "command",
     "env",
     "env_file",
@@ -30,6 +30,7 @@ pub const FIELDS: [&str; 18] = [
     "stop_signal",
     "stop_timeout",
     "live",
+    "logs",
 ];
 
 const KINDS: [(&str, Kind); 2] = [("service", Kind::Service), ("oneshot", Kind::Oneshot)];
@@ -147,6 +148,7 @@ pub fn apply(spec: &mut ComponentSpec, entry: &Entry, place: &str, c: &mut Check
         "stop_timeout" => {
             spec.stop_timeout = c.duration(node, field, place).unwrap_or(spec.stop_timeout)
         }
+        "logs" => spec.logs = super::retention::read(node, field, place, c).unwrap_or(spec.logs),
         _ => return false,
     }
     c.problems.len() == before

@@ -16,6 +16,8 @@ pub struct Document {
     pub name: Option<String>,
     /// `[stack].state_dir`, as written.
     pub state_dir: Option<String>,
+    /// `[stack].logs`: the retention of components that set none.
+    pub logs: Option<herald::LogRetention>,
     /// Every component, in file order.
     pub components: Vec<ComponentSpec>,
     /// Where each component was written.
@@ -25,6 +27,7 @@ pub struct Document {
 /// Reads the parsed file, recording every problem in `c`.
 pub fn read(root: &Node, c: &mut Checker) -> Document {
     let mut doc = Document::default();
+    c.no_nul(root);
     let Some(top) = c.table(root, "", TOP, &["stack", "defaults", "components"]) else {
         return doc;
     };
@@ -57,8 +60,11 @@ pub fn read(root: &Node, c: &mut Checker) -> Document {
         let header = Node::new(entry.key_span, Value::Null);
         check_name(&entry.key, &header, c);
         let node = defaults::merge(&defaults, &entry.value);
-        doc.components
-            .push(component::read(&entry.key, &header, &node, c));
+        let mut spec = component::read(&entry.key, &header, &node, c);
+        if let (Some(logs), None) = (doc.logs, node.entry("logs")) {
+            spec.logs = logs;
+        }
+        doc.components.push(spec);
         doc.sites.components.push(Site {
             name: entry.key.clone(),
             header: entry.key_span,
@@ -73,7 +79,7 @@ fn first<'n>(entries: &'n [Entry], key: &str) -> Option<&'n Node> {
 }
 
 fn read_stack(doc: &mut Document, node: &Node, c: &mut Checker) {
-    let Some(entries) = c.table(node, "stack", TOP, &["name", "state_dir"]) else {
+    let Some(entries) = c.table(node, "stack", TOP, &["name", "state_dir", "logs"]) else {
         return;
     };
     for entry in entries {
@@ -81,6 +87,7 @@ fn read_stack(doc: &mut Document, node: &Node, c: &mut Checker) {
         match entry.key.as_str() {
             "name" => doc.name = c.non_empty(&entry.value, &field, TOP),
             "state_dir" => doc.state_dir = c.non_empty(&entry.value, &field, TOP),
+            "logs" => doc.logs = super::retention::read(&entry.value, &field, TOP, c),
             _ => {}
         }
     }
@@ -102,13 +109,29 @@ fn valid_defaults(node: &Node, c: &mut Checker) -> Node {
     Node::new(node.span, Value::Map(valid))
 }
 
-/// Names are used on the command line, in logs and file names: keep them plain.
+/// The longest component name: its log files, `<name>.log` and the rotated `<name>.log.N`,
+/// must fit in a file name (255 bytes).
+pub const MAX_NAME: usize = 240;
+
+/// Names are used on the command line, in logs and file names: keep them plain and short
+/// enough for a file name.
 fn check_name(name: &str, header: &Node, c: &mut Checker) {
     let plain = |ch: char| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.');
     if name.is_empty() || !name.chars().all(plain) {
+        let shown: String = name.escape_debug().take(80).collect();
         c.error(
             header,
-            format!("component name `{name}` may hold only letters, digits, `-`, `_` and `.`"),
+            format!("component name `{shown}` may hold only letters, digits, `-`, `_` and `.`"),
+        );
+    } else if name.len() > MAX_NAME {
+        c.error(
+            header,
+            format!(
+                "component name `{}...` is {} bytes long: at most {MAX_NAME} fit in its log \
+                 file's name (`<name>.log`, 255 bytes at most)",
+                &name[..40],
+                name.len()
+            ),
         );
     }
 }
@@ -153,6 +176,48 @@ mod tests {
         assert_eq!(doc.state_dir.as_deref(), Some("st"));
         let names: Vec<&str> = doc.components.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["z", "a"]);
+    }
+
+    #[test]
+    fn names_too_long_for_a_file_name_are_refused() {
+        let long = "a".repeat(MAX_NAME + 1);
+        let (_, problems) = read_text(&format!("[components.{long}]\ncommand = [\"x\"]\n"));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("241 bytes long"), "{problems:?}");
+        let fits = "a".repeat(MAX_NAME);
+        let (_, problems) = read_text(&format!("[components.{fits}]\ncommand = [\"x\"]\n"));
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[test]
+    fn nul_bytes_are_refused_in_argv_env_and_paths() {
+        let (_, problems) = read_text(
+            "[components.a]\ncommand = [\"x\", \"a\\u0000b\"]\ncwd = \"d\\u0000\"\n\
+             env = { \"K\\u0000\" = \"v\", K2 = \"v\\u0000\" }\n",
+        );
+        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert!(
+            problems.iter().all(|p| p.contains("NUL byte")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn log_retention_comes_from_the_component_else_the_stack() {
+        let (doc, problems) = read_text(
+            "[stack]\nlogs = { max_size = \"1MB\", keep = 5 }\n\
+             [components.a]\ncommand = [\"a\"]\n\
+             [components.b]\ncommand = [\"b\"]\nlogs = { keep = 0 }\n",
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(doc.components[0].logs.max_size, 1 << 20);
+        assert_eq!(doc.components[0].logs.keep, 5);
+        assert_eq!(doc.components[1].logs.keep, 0);
+        assert_eq!(doc.components[1].logs.max_size, 10 << 20);
+        let (_, problems) = read_text(
+            "[stack]\nlogs = { max_size = \"big\", keep = 1000 }\n[components.a]\ncommand = [\"a\"]\n",
+        );
+        assert_eq!(problems.len(), 2, "{problems:?}");
     }
 
     #[test]

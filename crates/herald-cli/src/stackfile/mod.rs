@@ -24,6 +24,7 @@ mod profiles;
 mod ready;
 mod report;
 mod resolved;
+mod retention;
 mod suggest;
 mod toml;
 mod tree;
@@ -78,6 +79,9 @@ impl StackFile {
     }
 }
 
+/// The largest stack file read: anything longer is refused before it is parsed.
+pub const MAX_FILE: u64 = 16 * 1024 * 1024;
+
 /// How a stack file is read, beyond its text.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoadOptions {
@@ -102,7 +106,8 @@ impl LoadOptions {
 }
 
 /// Reads and validates the stack file at `path`, reporting every problem at once, with the
-/// profiles of `HERALD_PROFILES`.
+/// profiles of `HERALD_PROFILES`. At most [`MAX_FILE`] bytes are read (`-f /dev/zero` is
+/// refused, not read until memory runs out).
 pub fn load(path: &Path) -> Result<StackFile, Diagnostics> {
     load_with(path, &LoadOptions::from_env())
 }
@@ -111,8 +116,42 @@ pub fn load(path: &Path) -> Result<StackFile, Diagnostics> {
 /// once.
 pub fn load_with(path: &Path, options: &LoadOptions) -> Result<StackFile, Diagnostics> {
     let display = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let unreadable = |e: std::io::Error| {
         Diagnostics::unreadable(display.clone(), format!("cannot read {display}: {e}"))
+    };
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_FILE + 1), &mut bytes)
+        .map_err(unreadable)?;
+    from_bytes_with(path, bytes, options)
+}
+
+/// Validates `bytes` as the stack file at `path`: what [`load`] does once the file is read
+/// (the size limit, UTF-8, then [`parse`]), with the profiles of `HERALD_PROFILES`.
+pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<StackFile, Diagnostics> {
+    from_bytes_with(path, bytes, &LoadOptions::from_env())
+}
+
+/// [`from_bytes`] as `options` say.
+pub fn from_bytes_with(
+    path: &Path,
+    bytes: Vec<u8>,
+    options: &LoadOptions,
+) -> Result<StackFile, Diagnostics> {
+    let display = path.display().to_string();
+    if bytes.len() as u64 > MAX_FILE {
+        let message = format!(
+            "cannot read {display}: a stack file is at most {} MiB, this one is longer",
+            MAX_FILE >> 20
+        );
+        return Err(Diagnostics::unreadable(display, message));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        Diagnostics::unreadable(
+            display.clone(),
+            format!("cannot read {display}: not UTF-8 text (byte {at})"),
+        )
     })?;
     parse_with(path, text, options)
 }

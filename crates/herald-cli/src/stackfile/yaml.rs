@@ -15,37 +15,62 @@ const MAX_DEPTH: usize = 64;
 /// More nodes than this (aliases expanded) is refused rather than exhausting memory.
 const MAX_NODES: usize = 100_000;
 
+/// More text than this copied by aliases is refused: a long string aliased many times is a
+/// memory bomb even with few nodes.
+const MAX_ALIAS_BYTES: usize = 8 * 1024 * 1024;
+
 /// Parses `text`, or returns the syntax error.
 pub fn parse(text: &str) -> Result<Node, Vec<Diagnostic>> {
     let mut reader = Reader {
         events: Parser::new_from_str(text),
-        offsets: text
-            .char_indices()
-            .map(|(byte, _)| byte)
-            .chain([text.len()])
-            .collect(),
+        offsets: (!text.is_ascii()).then(|| {
+            text.char_indices()
+                .map(|(byte, _)| byte)
+                .chain([text.len()])
+                .collect()
+        }),
+        len: text.len(),
         anchors: HashMap::new(),
         nodes: 0,
+        bytes: 0,
+        alias_bytes: 0,
     };
     reader.document().map_err(|d| vec![d])
 }
 
 struct Reader<'a> {
     events: Parser<'a, saphyr_parser::StrInput<'a>>,
-    /// Byte offset of each character index, for the parser's character-based markers.
-    offsets: Vec<usize>,
-    /// Each anchored node and how many nodes it holds.
-    anchors: HashMap<usize, (Node, usize)>,
+    /// Byte offset of each character index, for the parser's character-based markers; `None`
+    /// for ASCII text, where both are the same.
+    offsets: Option<Vec<usize>>,
+    /// The text's length in bytes.
+    len: usize,
+    /// Each anchored node, how many nodes it holds and how many bytes of text.
+    anchors: HashMap<usize, Anchored>,
     /// Nodes built so far, aliases counted at their full size.
     nodes: usize,
+    /// Bytes of scalar text built so far, aliases counted at their full size.
+    bytes: usize,
+    /// Bytes of scalar text copied by aliases.
+    alias_bytes: usize,
+}
+
+/// An anchored node and its size, for aliases to count at their full size.
+struct Anchored {
+    node: Node,
+    nodes: usize,
+    bytes: usize,
 }
 
 impl<'a> Reader<'a> {
     fn byte(&self, chars: usize) -> usize {
-        self.offsets
-            .get(chars)
-            .copied()
-            .unwrap_or_else(|| *self.offsets.last().expect("never empty"))
+        match &self.offsets {
+            None => chars.min(self.len),
+            Some(offsets) => offsets
+                .get(chars)
+                .copied()
+                .unwrap_or_else(|| *offsets.last().expect("never empty")),
+        }
     }
 
     fn span(&self, span: YamlSpan) -> Span {
@@ -117,7 +142,7 @@ impl<'a> Reader<'a> {
         if depth > MAX_DEPTH {
             return Err(Diagnostic::new("YAML nested too deeply", span));
         }
-        let first = self.nodes;
+        let (first, first_bytes) = (self.nodes, self.bytes);
         self.nodes += 1;
         if self.nodes > MAX_NODES {
             return Err(Diagnostic::new(
@@ -126,19 +151,33 @@ impl<'a> Reader<'a> {
             ));
         }
         let (node, anchor) = match event {
-            Owned::Scalar(text, style, anchor) => (Node::new(span, scalar(&text, style)), anchor),
+            Owned::Scalar(text, style, anchor) => {
+                self.bytes += text.len();
+                (Node::new(span, scalar(&text, style)), anchor)
+            }
             Owned::Alias(id) => {
-                let Some((target, size)) = self.anchors.get(&id) else {
+                let Some(target) = self.anchors.get(&id) else {
                     return Err(Diagnostic::new("invalid YAML: unknown alias", span));
                 };
-                self.nodes += size;
+                self.nodes += target.nodes;
+                self.bytes += target.bytes;
+                self.alias_bytes += target.bytes;
                 if self.nodes > MAX_NODES {
                     return Err(Diagnostic::new(
                         "YAML too large: more than 100000 values once aliases are expanded",
                         span,
                     ));
                 }
-                return Ok(target.clone());
+                if self.alias_bytes > MAX_ALIAS_BYTES {
+                    return Err(Diagnostic::new(
+                        format!(
+                            "YAML too large: aliases expand to more than {} MiB of text",
+                            MAX_ALIAS_BYTES >> 20
+                        ),
+                        span,
+                    ));
+                }
+                return Ok(target.node.clone());
             }
             Owned::SequenceStart(anchor) => {
                 let mut items = Vec::new();
@@ -178,8 +217,12 @@ impl<'a> Reader<'a> {
             }
         };
         if anchor > 0 {
-            let size = self.nodes - first;
-            self.anchors.insert(anchor, (node.clone(), size));
+            let anchored = Anchored {
+                node: node.clone(),
+                nodes: self.nodes - first,
+                bytes: self.bytes - first_bytes,
+            };
+            self.anchors.insert(anchor, anchored);
         }
         Ok(node)
     }
@@ -332,6 +375,34 @@ mod tests {
             errors[0].message.starts_with("YAML too large"),
             "{errors:?}"
         );
+    }
+
+    #[test]
+    fn a_long_string_aliased_many_times_is_refused_by_its_bytes() {
+        let mut text = format!("big: &big \"{}\"\nmany:\n", "x".repeat(1 << 20));
+        for _ in 0..100 {
+            text.push_str("  - *big\n");
+        }
+        let errors = parse(&text).unwrap_err();
+        assert!(
+            errors[0]
+                .message
+                .contains("aliases expand to more than 8 MiB"),
+            "{errors:?}"
+        );
+        // A few copies are fine.
+        let text = format!(
+            "big: &big \"{}\"\nmany: [*big, *big]\n",
+            "x".repeat(1 << 20)
+        );
+        assert!(parse(&text).is_ok());
+    }
+
+    #[test]
+    fn non_ascii_text_keeps_byte_spans() {
+        let text = "é: 1\nb: [x, *missing]\n";
+        let errors = parse(text).unwrap_err();
+        assert_eq!(&text[errors[0].span.unwrap().start..], "*missing]\n");
     }
 
     #[test]

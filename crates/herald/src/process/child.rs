@@ -10,7 +10,7 @@
 
 use super::ProcessHost;
 use super::capture::{Sink, capture};
-use super::logs::{LogFile, MAX_FILE, Stream};
+use super::logs::{LogFile, LogRetention, Stream};
 use super::notify::{Listener, Registration};
 use super::ready::Gate;
 use crate::sys::signals::describe_exit;
@@ -59,6 +59,7 @@ pub(crate) struct Inner {
     pub stop_signal: i32,
     pub probes: Vec<Arc<dyn Probe>>,
     pub file: OnceLock<Arc<Mutex<LogFile>>>,
+    pub logs: LogRetention,
 }
 
 impl std::fmt::Debug for Process {
@@ -128,7 +129,7 @@ impl Inner {
         self.file
             .get_or_init(|| {
                 let path = self.host.log_path(&self.name);
-                Arc::new(Mutex::new(LogFile::open(path, MAX_FILE)))
+                Arc::new(Mutex::new(LogFile::open(path, self.logs)))
             })
             .clone()
     }

@@ -5,11 +5,21 @@
 //! in the file; live [`LogLine`]s carry them as lossy UTF-8. A line longer than
 //! [`MAX_LINE`] is split. Writes are buffered per read from the pipe (a flood costs one write
 //! per 64 KiB, not one per line) and flushed after each read, so a line reaches the file as
-//! soon as herald has read it. A file that grows past its size limit is renamed to `<name>.log.1`
-//! (replacing the previous one) and started afresh.
+//! soon as herald has read it.
+//!
+//! Retention is a setting ([`LogRetention`]): a file that would grow past `max_size` is renamed
+//! to `<name>.log.1` (the older copies move up to `.2`... `.keep`, the oldest is deleted) and
+//! started afresh. Nothing goes silently: a file started by a rotation opens with a header line
+//! `-- N earlier lines --`, the count of lines written before it, so a reader knows how many
+//! lines are gone: the header of the oldest file still there.
+//!
+//! Files are private: created 0600, opened without following a symlink (`O_NOFOLLOW`,
+//! relative to their folder), and refused unless they are regular files of herald's own user.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use rustix::fs::{FileType, Mode, OFlags};
+use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -18,8 +28,42 @@ use tokio::sync::broadcast;
 /// Lines longer than this are split into pieces of this size.
 pub(crate) const MAX_LINE: usize = 64 * 1024;
 
-/// A log file is rotated once it grows past this size.
-pub(crate) const MAX_FILE: u64 = 10 * 1024 * 1024;
+/// The most rotated copies a component may keep.
+pub const MAX_KEEP: u32 = 99;
+
+/// How much of a component's output is kept on disk: the current file, rotated once it would
+/// grow past `max_size` bytes, and `keep` rotated copies (`<name>.log.1` the newest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogRetention {
+    /// The size a file may reach before it is rotated, in bytes.
+    pub max_size: u64,
+    /// How many rotated copies are kept (0: the output before the last rotation is dropped).
+    pub keep: u32,
+}
+
+impl Default for LogRetention {
+    /// 10 MiB per file, 3 rotated copies.
+    fn default() -> Self {
+        Self {
+            max_size: 10 * 1024 * 1024,
+            keep: 3,
+        }
+    }
+}
+
+/// The header line that opens a file started by a rotation: how many lines came before it.
+pub fn rotation_header(before: u64) -> String {
+    format!("-- {before} earlier lines --")
+}
+
+/// The count in a [`rotation_header`] line, if `line` is one.
+pub fn parse_rotation_header(line: &[u8]) -> Option<u64> {
+    let rest = line
+        .strip_prefix(b"-- ")?
+        .strip_suffix(b" earlier lines --")?;
+    std::str::from_utf8(rest).ok()?.parse().ok()
+}
 
 /// How many live lines a slow subscriber may fall behind before it misses some.
 const HUB_CAPACITY: usize = 4096;
@@ -163,6 +207,92 @@ impl LineSplitter {
     }
 }
 
+/// Opens `path` with `flags` without following a symlink, relative to its folder (itself not
+/// followed if a symlink), and checks that it is a regular file of this user; a file written
+/// to gets mode 0600.
+pub fn open_private(path: &Path, flags: OFlags) -> io::Result<File> {
+    let refused = |why: String| {
+        io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("refusing {}: {why}", path.display()),
+        )
+    };
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(refused("not a file path".into()));
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let dir = rustix::fs::open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let fd = rustix::fs::openat(
+        &dir,
+        name,
+        flags | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o600),
+    )
+    .map_err(|e| match e {
+        rustix::io::Errno::LOOP => refused("a symlink where a log file belongs".into()),
+        e => io::Error::from(e),
+    })?;
+    let stat = rustix::fs::fstat(&fd)?;
+    if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
+        return Err(refused("not a regular file".into()));
+    }
+    let me = rustix::process::geteuid().as_raw();
+    if stat.st_uid != me {
+        return Err(refused(format!("owned by uid {}, not {me}", stat.st_uid)));
+    }
+    if !flags.contains(OFlags::WRONLY) && !flags.contains(OFlags::RDWR) {
+        // Read only: the mode is left as it is.
+    } else if stat.st_mode & 0o7777 != 0o600 {
+        rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o600))?;
+    }
+    rustix::fs::fcntl_setfl(&fd, rustix::fs::fcntl_getfl(&fd)? - OFlags::NONBLOCK)?;
+    Ok(File::from(fd))
+}
+
+/// The header count of a log file and the lines after it, read in pieces (a file may be as
+/// large as its retention allows).
+fn count_lines(path: &Path) -> io::Result<(u64, u64)> {
+    let mut file = open_private(path, OFlags::RDONLY)?;
+    let mut buf = vec![0; 64 * 1024];
+    let mut first = Vec::new();
+    let mut first_done = false;
+    let mut newlines = 0u64;
+    loop {
+        let read = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let chunk = &buf[..read];
+        if !first_done {
+            let end = chunk.iter().position(|&b| b == b'\n');
+            first.extend_from_slice(&chunk[..end.unwrap_or(chunk.len())]);
+            first_done = end.is_some() || first.len() > 64;
+        }
+        newlines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+    }
+    Ok(match parse_rotation_header(&first) {
+        Some(before) => (before, newlines.saturating_sub(1)),
+        None => (0, newlines),
+    })
+}
+
+/// `<name>.log.<n>` for `<name>.log`.
+pub fn rotated_copy(path: &Path, n: u32) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{n}"));
+    PathBuf::from(name)
+}
+
 /// A component's log file: buffered, flushed on demand, rotated by size.
 #[derive(Debug)]
 pub(crate) struct LogFile {
@@ -170,20 +300,20 @@ pub(crate) struct LogFile {
     file: Option<File>,
     buf: Vec<u8>,
     size: u64,
-    max: u64,
+    retention: LogRetention,
     failed: bool,
 }
 
 impl LogFile {
-    /// Opens (appending to) `path`, rotating it past `max` bytes. If the file cannot be
+    /// Opens (appending to) `path`, rotated as `retention` says. If the file cannot be
     /// opened, lines are still broadcast and the problem is logged once.
-    pub(crate) fn open(path: PathBuf, max: u64) -> Self {
+    pub(crate) fn open(path: PathBuf, retention: LogRetention) -> Self {
         let mut log = Self {
             path,
             file: None,
             buf: Vec::with_capacity(64 * 1024),
             size: 0,
-            max,
+            retention,
             failed: false,
         };
         log.reopen();
@@ -191,11 +321,7 @@ impl LogFile {
     }
 
     fn reopen(&mut self) {
-        match OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-        {
+        match open_private(&self.path, OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE) {
             Ok(file) => {
                 self.size = file.metadata().map(|m| m.len()).unwrap_or(0);
                 self.file = Some(file);
@@ -225,7 +351,7 @@ impl LogFile {
         if self.buf.is_empty() {
             return;
         }
-        if self.size > 0 && self.size + self.buf.len() as u64 > self.max {
+        if self.size > 0 && self.size + self.buf.len() as u64 > self.retention.max_size {
             self.rotate();
         }
         if let Some(file) = self.file.as_mut() {
@@ -237,13 +363,49 @@ impl LogFile {
         self.buf.clear();
     }
 
+    /// Moves the current file to `.1` (the older copies up by one, the oldest deleted), starts
+    /// a new one, and opens it with the count of lines written before it.
     fn rotate(&mut self) {
         self.file = None;
-        let old = rotated(&self.path);
-        if let Err(e) = std::fs::rename(&self.path, &old) {
+        let before = match count_lines(&self.path) {
+            Ok((header, lines)) => header + lines,
+            Err(e) => {
+                tracing::warn!(path = %self.path.display(), "cannot count the log file's lines: {e}");
+                0
+            }
+        };
+        let keep = self.retention.keep.min(MAX_KEEP);
+        let moved = if keep == 0 {
+            std::fs::remove_file(&self.path)
+        } else {
+            let gone = |r: io::Result<()>| match r {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                other => other,
+            };
+            gone(std::fs::remove_file(rotated_copy(&self.path, keep)))
+                .and_then(|()| {
+                    (1..keep).rev().try_for_each(|n| {
+                        gone(std::fs::rename(
+                            rotated_copy(&self.path, n),
+                            rotated_copy(&self.path, n + 1),
+                        ))
+                    })
+                })
+                .and_then(|()| std::fs::rename(&self.path, rotated_copy(&self.path, 1)))
+        };
+        if let Err(e) = moved {
             tracing::warn!(path = %self.path.display(), "cannot rotate the log file: {e}");
         }
         self.reopen();
+        if self.size == 0 && before > 0 {
+            let header = format!("{}\n", rotation_header(before));
+            if let Some(file) = self.file.as_mut() {
+                match file.write_all(header.as_bytes()) {
+                    Ok(()) => self.size += header.len() as u64,
+                    Err(e) => self.fail("write", e),
+                }
+            }
+        }
     }
 }
 
@@ -251,13 +413,6 @@ impl Drop for LogFile {
     fn drop(&mut self) {
         self.flush();
     }
-}
-
-/// `<name>.log.1` for `<name>.log`.
-pub(crate) fn rotated(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".1");
-    PathBuf::from(name)
 }
 
 #[cfg(test)]
@@ -298,18 +453,76 @@ mod tests {
         assert_eq!(out, b"2026-11-18T11:06:40.123456Z err | bad \xff byte\n");
     }
 
+    fn retention(max_size: u64, keep: u32) -> LogRetention {
+        LogRetention { max_size, keep }
+    }
+
+    #[test]
+    fn rotations_keep_as_many_copies_as_asked_and_count_what_went() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.log");
+        let mut log = LogFile::open(path.clone(), retention(100, 2));
+        // Each flush writes one 20-byte line: 5 lines a file.
+        for i in 0..40 {
+            log.push("T", Stream::Out, format!("line {i:02} ......").as_bytes());
+            log.flush();
+        }
+        drop(log);
+        assert!(!rotated_copy(&path, 3).exists());
+        let oldest = std::fs::read_to_string(rotated_copy(&path, 2)).unwrap();
+        let header = oldest.lines().next().unwrap();
+        let gone = parse_rotation_header(header.as_bytes()).unwrap();
+        let first_kept: u64 = oldest.lines().nth(1).unwrap()[13..15].parse().unwrap();
+        assert_eq!(gone, first_kept, "{oldest}");
+        let current = std::fs::read_to_string(&path).unwrap();
+        assert!(current.ends_with("line 39 ......\n"), "{current:?}");
+        // Nothing kept: every rotation drops the file, the header still counts.
+        let path = dir.path().join("d.log");
+        let mut log = LogFile::open(path.clone(), retention(100, 0));
+        for i in 0..12 {
+            log.push("T", Stream::Out, format!("line {i:02} ......").as_bytes());
+            log.flush();
+        }
+        drop(log);
+        let current = std::fs::read_to_string(&path).unwrap();
+        let gone = parse_rotation_header(current.lines().next().unwrap().as_bytes()).unwrap();
+        assert_eq!(gone + current.lines().count() as u64 - 1, 12, "{current}");
+    }
+
+    #[test]
+    fn log_files_are_private_and_symlinks_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep me\n").unwrap();
+        let path = dir.path().join("c.log");
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        let mut log = LogFile::open(path.clone(), LogRetention::default());
+        log.push("T", Stream::Out, b"written");
+        log.flush();
+        drop(log);
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me\n");
+        std::fs::remove_file(&path).unwrap();
+        let old = rustix::process::umask(Mode::from_raw_mode(0o022));
+        let log = LogFile::open(path.clone(), LogRetention::default());
+        rustix::process::umask(old);
+        drop(log);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
     #[test]
     fn a_full_file_is_rotated_keeping_one_old_copy() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.log");
-        let mut log = LogFile::open(path.clone(), 100);
+        let mut log = LogFile::open(path.clone(), retention(100, 1));
         for i in 0..10 {
             log.push("T", Stream::Out, format!("line {i} .........").as_bytes());
             log.flush();
         }
         drop(log);
         let current = std::fs::read_to_string(&path).unwrap();
-        let old = std::fs::read_to_string(rotated(&path)).unwrap();
+        let old = std::fs::read_to_string(rotated_copy(&path, 1)).unwrap();
         assert!(
             current.len() <= 100 && old.len() <= 100,
             "{current:?} {old:?}"

@@ -45,7 +45,10 @@ mod notify;
 mod ready;
 
 pub use child::Process;
-pub use logs::{LogHub, LogLine, Stream};
+pub use logs::{
+    LogHub, LogLine, LogRetention, MAX_KEEP, Stream, open_private, parse_rotation_header,
+    rotated_copy, rotation_header,
+};
 
 use crate::sys::{Containment, limits};
 use crate::{ComponentSpec, ConfigProblem, Probe};
@@ -142,6 +145,7 @@ impl ProcessHost {
             stop_signal: spec.stop_signal.number(),
             probes,
             file: OnceLock::new(),
+            logs: spec.logs,
         }))
     }
 
@@ -165,6 +169,16 @@ impl ProcessHost {
     pub fn notify_socket(&self) -> &Path {
         Path::new(self.inner.notify.address())
     }
+}
+
+/// Parses one notify datagram as the notify socket does; gives what it understood, one
+/// `Debug` text per message. For the fuzz targets and their regression inputs only.
+#[doc(hidden)]
+pub fn parse_notify_datagram(datagram: &[u8]) -> Vec<String> {
+    notify::parse(datagram)
+        .iter()
+        .map(|message| format!("{message:?}"))
+        .collect()
 }
 
 fn invalid(spec: &ComponentSpec, field: &str, reason: String) -> ConfigProblem {

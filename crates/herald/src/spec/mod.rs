@@ -172,6 +172,9 @@ pub struct ComponentSpec {
     /// A check that keeps running after ready, and what its failures lead to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live: Option<LiveSpec>,
+    /// Retention of the component's log files.
+    #[serde(default)]
+    pub logs: crate::LogRetention,
 }
 
 impl ComponentSpec {
@@ -196,6 +199,7 @@ impl ComponentSpec {
             stop_signal: UnixSignal::TERM,
             stop_timeout: default_stop_timeout(),
             live: None,
+            logs: crate::LogRetention::default(),
         }
     }
 

@@ -6,6 +6,11 @@
 //! stack first subscribes to live lines, then prints the files, then reads on in the files
 //! each time a live line says they grew ([`logtail`](super::super::logtail)): no line is lost,
 //! even by a reader that falls far behind a flood, and none is printed twice.
+//!
+//! The state folder is checked first (ours, nobody else can write it) and a log file that is
+//! a symlink or another user's is refused (exit 1), never followed. On a terminal, control
+//! characters other than tab are shown as `^[`, `^M`... (`\u{9b}` for the C1 ones), so a
+//! component cannot move the cursor or rewrite what is shown.
 
 use super::super::logtail::Tails;
 use super::super::protocol::{LogRecord, Reply, Request};
@@ -13,7 +18,7 @@ use super::{check_names, connect, fail};
 use crate::cli::LogsArgs;
 use crate::stackfile::StackFile;
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 /// Runs `herald logs`.
@@ -26,7 +31,9 @@ pub fn run(stack: &StackFile, args: LogsArgs) -> anyhow::Result<ExitCode> {
     } else {
         args.names.clone()
     };
+    super::super::statedir::StateDir::existing(&stack.state_dir)?;
     let width = names.iter().map(|n| n.len()).max().unwrap_or(0);
+    let visible = std::io::stdout().is_terminal();
     let mut live = None;
     if args.follow {
         match connect(stack)? {
@@ -45,11 +52,15 @@ pub fn run(stack: &StackFile, args: LogsArgs) -> anyhow::Result<ExitCode> {
     let mut tails = Tails::new(&stack.state_dir.join("logs"), &names);
     let mut out = std::io::stdout().lock();
     let (records, notes) = tails.read_all();
-    if !print(&mut out, &records, &notes, width) {
+    let print = |out: &mut _, records: &[LogRecord], notes: &[String]| {
+        print(out, records, notes, width, visible)
+    };
+    if !print(&mut out, &records, &notes) {
         return Ok(ExitCode::SUCCESS);
     }
     let Some(mut client) = live else {
-        return Ok(ExitCode::SUCCESS);
+        let refused = !tails.refused().is_empty();
+        return Ok(ExitCode::from(u8::from(refused)));
     };
     // Each live line says its file has grown: the file is read on from where it was left,
     // once per batch of lines herald read together (they share a time), so a reader that
@@ -72,25 +83,52 @@ pub fn run(stack: &StackFile, args: LogsArgs) -> anyhow::Result<ExitCode> {
             // The stack stopped: whatever came last is in the files.
             None => {
                 let (records, notes) = tails.read_all();
-                print(&mut out, &records, &notes, width);
+                print(&mut out, &records, &notes);
                 return Ok(ExitCode::SUCCESS);
             }
         };
-        if !print(&mut out, &records, &notes, width) {
+        if !print(&mut out, &records, &notes) {
             return Ok(ExitCode::SUCCESS);
         }
     }
 }
 
-/// Prints `records` on `out` (flushed) and `notes` on stderr; false once `out` is closed.
-fn print(out: &mut impl Write, records: &[LogRecord], notes: &[String], width: usize) -> bool {
+/// Prints `records` on `out` (flushed; control characters made `visible`) and `notes` on
+/// stderr; false once `out` is closed.
+fn print(
+    out: &mut impl Write,
+    records: &[LogRecord],
+    notes: &[String],
+    width: usize,
+    visible: bool,
+) -> bool {
     for note in notes {
         eprintln!("{note}");
     }
-    records
-        .iter()
-        .all(|record| writeln!(out, "{}", line(record, width)).is_ok())
-        && out.flush().is_ok()
+    records.iter().all(|record| {
+        let line = line(record, width);
+        let line = if visible { make_visible(&line) } else { line };
+        writeln!(out, "{line}").is_ok()
+    }) && out.flush().is_ok()
+}
+
+/// `text` with every control character but tab shown in caret notation (`^[` for ESC, `^M`
+/// for CR, `^?` for DEL) and the C1 controls as `\u{9b}`: nothing a terminal would act on.
+pub fn make_visible(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\t' => out.push(c),
+            '\u{0}'..='\u{1f}' => {
+                out.push('^');
+                out.push(char::from(c as u8 + 0x40));
+            }
+            '\u{7f}' => out.push_str("^?"),
+            '\u{80}'..='\u{9f}' => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// `name | text`, the name padded to `width`.
@@ -101,6 +139,14 @@ pub fn line(record: &LogRecord, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_made_visible_but_tabs_kept() {
+        assert_eq!(
+            make_visible("a\u{1b}[2Jb\rc\td\u{7f}\u{9b}e é"),
+            "a^[[2Jb^Mc\td^?\\u{9b}e é"
+        );
+    }
 
     #[test]
     fn files_merge_by_time_with_aligned_prefixes() {

@@ -1,23 +1,28 @@
 //! The control socket `<state_dir>/control.sock`: how a running stack is found and driven.
 //!
-//! - [`claim`]: a supervisor takes the state folder (an exclusive lock on `herald.lock`, which
+//! - [`claim`]: a supervisor takes the stack's [`identity`] (an abstract socket no `rm -rf`
+//!   removes), then the state folder (an exclusive lock on `herald.lock`, which
 //!   also records its pid), then the socket: a socket file nobody listens on (left by a
 //!   killed herald) is removed and bound afresh, never trusted;
 //! - [`client`]: the commands' side, blocking, one JSON line per request and reply;
 //! - [`server`]: the supervisor's side, serving each connection on its own task.
 //!
-//! The state folder is created with mode 0711 (others may pass through it to reach the notify
-//! socket, as a component that runs as another user must, but not list it; the folders above it
-//! are created as any folder) and the socket gets mode 0600; the server also refuses peers of
-//! another user.
+//! The state folder is prepared and checked by [`statedir`](super::statedir) (0711, every file
+//! 0600, nothing another user owns or can write, no symlink followed) and the socket gets mode
+//! 0600; the server also refuses peers of another user, and clients refuse a listener that runs
+//! as another user than theirs or root.
 
+pub mod admission;
 pub mod client;
+pub mod framing;
+pub mod identity;
 pub mod server;
 
-use std::fs::{File, OpenOptions};
+use super::statedir::{Access, StateDir};
+use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// The control socket of a state folder.
@@ -43,29 +48,22 @@ pub(crate) fn reachable(path: &Path) -> io::Result<(PathBuf, Option<File>)> {
     Ok((short, Some(dir)))
 }
 
-/// The lock file a live supervisor holds.
-fn lock_path(state_dir: &Path) -> PathBuf {
-    state_dir.join("herald.lock")
+/// Removes the control and notify sockets of a supervisor that exits at once (a second
+/// signal), so that none is left behind.
+pub fn remove_sockets(state_dir: &Path) {
+    let _ = std::fs::remove_file(socket_path(state_dir));
+    let _ = std::fs::remove_file(state_dir.join("notify.sock"));
 }
 
-/// Creates the state folder: its missing parents as any folder (the umask decides), the folder
-/// itself with mode 0711 if it is new. Others may pass through it to reach the notify socket by
-/// name (a component may run as another user: postgres refuses to run as root), but not list
-/// it; the control socket keeps them out on its own (mode 0600).
-pub fn create_state_dir(state_dir: &Path) -> io::Result<()> {
-    let context = |e: io::Error| {
-        io::Error::new(
-            e.kind(),
-            format!("cannot create {}: {e}", state_dir.display()),
-        )
-    };
-    if let Some(parent) = state_dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(context)?;
-    }
-    match std::fs::DirBuilder::new().mode(0o711).create(state_dir) {
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && state_dir.is_dir() => Ok(()),
-        other => other.map_err(context),
-    }
+/// How many connections may wait to be accepted.
+const BACKLOG: i32 = 128;
+
+/// The lock file a live supervisor holds.
+const LOCK: &str = "herald.lock";
+
+/// Creates the state folder, or checks the one there: see [`StateDir::prepare`].
+pub fn create_state_dir(state_dir: &Path) -> io::Result<StateDir> {
+    StateDir::prepare(state_dir)
 }
 
 /// The state folder, held by this supervisor for as long as it lives.
@@ -76,12 +74,32 @@ pub struct Claimed {
     /// The socket's path.
     pub path: PathBuf,
     _lock: File,
+    /// The stack's identity, when this claim took it ([`identity`]).
+    _identity: Option<std::os::unix::net::UnixListener>,
+    /// The bound socket file's device and inode.
+    bound: Option<(u64, u64)>,
+}
+
+impl Claimed {
+    /// Removes the socket file if it is still the one bound here (a supervisor that took the
+    /// folder afresh may have bound its own since).
+    pub fn remove_socket(&self) {
+        let now = std::fs::symlink_metadata(&self.path).ok();
+        if now.is_some() && now.as_ref().map(id) == self.bound {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+fn id(meta: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
 }
 
 impl Drop for Claimed {
     /// The socket goes with its supervisor, however it ends (short of being killed).
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        self.remove_socket();
     }
 }
 
@@ -101,20 +119,14 @@ pub enum Claim {
 /// pid into it), and binds the control socket, replacing a stale one. Another live
 /// supervisor gives [`Claim::Running`].
 pub fn claim(state_dir: &Path) -> io::Result<Claim> {
-    create_state_dir(state_dir)?;
-    let lock_path = lock_path(state_dir);
-    let mut lock = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&lock_path)
-        .map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("cannot open {}: {e}", lock_path.display()),
-            )
-        })?;
+    let identity = match identity::take(state_dir)? {
+        identity::Identity::Held(listener) => Some(listener),
+        identity::Identity::Running(pid) => return Ok(Claim::Running { pid: Some(pid) }),
+        identity::Identity::NotHeld => None,
+    };
+    let dir = create_state_dir(state_dir)?;
+    let lock_path = state_dir.join(LOCK);
+    let mut lock = dir.open(LOCK, Access::ReadWrite)?;
     match rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => {}
         Err(rustix::io::Errno::WOULDBLOCK) => {
@@ -157,11 +169,17 @@ pub fn claim(state_dir: &Path) -> io::Result<Claim> {
     let listener = bound
         .map_err(|e| io::Error::new(e.kind(), format!("cannot bind {}: {e}", path.display())))?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    // A short queue of connections not yet accepted: a flood of connections waits in the
+    // kernel's queue, and a `herald status` behind a long one waits as long as its draining.
+    rustix::net::listen(&listener, BACKLOG)?;
     listener.set_nonblocking(true)?;
+    let bound = std::fs::symlink_metadata(&path).ok().map(|m| id(&m));
     Ok(Claim::Claimed(Claimed {
         listener,
         path,
         _lock: lock,
+        _identity: identity,
+        bound,
     }))
 }
 

@@ -3,40 +3,84 @@
 
 use super::super::protocol::{LogRecord, Reply, Request, Row};
 use super::super::supervisor::Shared;
+use super::admission::{Admission, MAX_CONNECTIONS, Ticket};
+use super::framing::{self, Next};
 use herald::{Action, Running};
+use std::future::Future;
+use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::UnixListener;
 use tokio::net::unix::OwnedWriteHalf;
+use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::mpsc;
+
+/// The first pause after a failed `accept` (out of file descriptors, say); it doubles up to
+/// [`ACCEPT_BACKOFF_MAX`] while the failures go on.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 /// Accepts connections until the supervisor exits.
 pub async fn serve(listener: UnixListener, shared: Arc<Shared>) {
     let uid = rustix::process::getuid().as_raw();
+    let admission = Arc::new(Admission::default());
+    accept_loop(
+        || async {
+            admission.room().await;
+            listener.accept().await
+        },
+        |(stream, _)| {
+            let ticket = admission.admit();
+            tokio::spawn(serve_one(stream, ticket, uid, shared.clone()));
+        },
+    )
+    .await
+}
+
+/// Calls `accept` and hands each connection to `handle`. A failed `accept` (EMFILE, ENFILE,
+/// ENOMEM...) would fail again at once: it is said once on stderr (`herald.log`) and retried
+/// after a pause that grows while it lasts, rather than spinning.
+async fn accept_loop<S, F: Future<Output = io::Result<S>>>(
+    mut accept: impl FnMut() -> F,
+    mut handle: impl FnMut(S),
+) {
+    let mut backoff = ACCEPT_BACKOFF;
+    let mut failing = false;
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            let peer = stream.peer_cred().map(|c| c.uid()).ok();
-            let (read, mut write) = stream.into_split();
-            if peer != Some(uid) {
-                let message = "the control socket serves only the user who started the stack";
-                let _ = send(
-                    &mut write,
-                    &Reply::Error {
-                        message: message.into(),
-                    },
-                )
-                .await;
-                return;
+        match accept().await {
+            Ok(stream) => {
+                if failing {
+                    eprintln!("control socket: accepting connections again");
+                }
+                failing = false;
+                backoff = ACCEPT_BACKOFF;
+                handle(stream);
             }
-            connection(BufReader::new(read), write, shared).await;
-        });
+            Err(e) => {
+                if !failing {
+                    eprintln!("control socket: cannot accept a connection ({e}); retrying");
+                }
+                failing = true;
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
+            }
+        }
     }
+}
+
+/// Serves one connection if it holds a place and comes from the stack's own user.
+async fn serve_one(stream: UnixStream, ticket: Option<Ticket>, uid: u32, shared: Arc<Shared>) {
+    let peer = stream.peer_cred().map(|c| c.uid()).ok();
+    let (read, mut write) = stream.into_split();
+    let message = match ticket {
+        Some(ticket) if peer == Some(uid) => {
+            return connection(BufReader::new(read), write, ticket, shared).await;
+        }
+        Some(_) => "the control socket serves only the user who started the stack".to_string(),
+        None => format!("too many connections: {MAX_CONNECTIONS} are open and busy"),
+    };
+    let _ = send(&mut write, &Reply::Error { message }).await;
 }
 
 async fn send(write: &mut OwnedWriteHalf, reply: &Reply) -> std::io::Result<()> {
@@ -48,19 +92,28 @@ async fn send(write: &mut OwnedWriteHalf, reply: &Reply) -> std::io::Result<()> 
 async fn connection(
     mut read: BufReader<tokio::net::unix::OwnedReadHalf>,
     mut write: OwnedWriteHalf,
+    mut ticket: Ticket,
     shared: Arc<Shared>,
 ) {
-    let mut line = String::new();
+    let mut line = Vec::new();
     loop {
-        line.clear();
-        match read.read_line(&mut line).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
+        let next = tokio::select! {
+            next = framing::read_line(&mut read, &mut line) => next,
+            // Idle too long, or its place went to a newer connection.
+            _ = ticket.idle() => return,
+        };
+        match next {
+            Ok(Next::Line) => {}
+            Ok(Next::TooLong) => {
+                let message = framing::too_long();
+                let _ = send(&mut write, &Reply::Error { message }).await;
+                return;
+            }
+            Ok(Next::Closed) | Err(_) => return,
         }
-        let request = match serde_json::from_str::<Request>(&line) {
+        let request = match framing::parse_request(&line) {
             Ok(request) => request,
-            Err(e) => {
-                let message = format!("bad request {:?}: {e}", line.trim());
+            Err(message) => {
                 if send(&mut write, &Reply::Error { message }).await.is_err() {
                     return;
                 }
@@ -269,5 +322,28 @@ async fn stream<T: Clone>(
         if send(write, &answer).await.is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_accept_is_retried_after_a_pause_not_in_a_spin() {
+        let mut calls = 0u32;
+        let looping = accept_loop(
+            || {
+                calls += 1;
+                // A spinning loop would get here thousands of times without time passing.
+                assert!(calls < 1000, "accept retried {calls} times in a spin");
+                std::future::ready(Err::<(), _>(io::Error::from_raw_os_error(libc::EMFILE)))
+            },
+            |()| {},
+        );
+        let ten_seconds = tokio::time::timeout(Duration::from_secs(10), looping).await;
+        assert!(ten_seconds.is_err(), "the loop goes on");
+        // 10 ms doubling to 1 s: 7 tries in the first 1.27 s, then one a second.
+        assert!(calls <= 20, "{calls} tries in 10 s");
     }
 }
