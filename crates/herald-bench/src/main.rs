@@ -6,9 +6,11 @@
 //! herald-bench stack FILE --events PATH      # run a stack file through the library
 //! herald-bench spawn-floor [N [FIXTURE]]     # spawn to the fixture's main, nothing else
 //! ```
+//!
+//! dinit is compared when `HERALD_BENCH_DINIT` names its binary or `dinit` is on `PATH`.
 
 use herald_bench::peers::{Programs, Tool};
-use herald_bench::{stackrun, suite};
+use herald_bench::{dinit, stackrun, suite};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -74,6 +76,7 @@ fn run_suite(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
         fixture: std::path::absolute(fixture.unwrap_or_else(|| bin_dir.join("herald-fixture")))?,
         bench: me.clone(),
         herald: bin_dir.join("herald"),
+        dinit: dinit::find()?,
     };
     for program in [&programs.fixture, &programs.herald] {
         if !program.is_file() {
@@ -83,7 +86,16 @@ fn run_suite(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&work)?;
     let work = std::path::absolute(&work)?;
     let tools = match tools {
-        Some(tools) => tools,
+        Some(tools) => {
+            if tools.contains(&Tool::Dinit) && programs.dinit.is_none() {
+                return Err(format!(
+                    "no dinit to compare: name it in {} or put it on PATH",
+                    dinit::ENV
+                )
+                .into());
+            }
+            tools
+        }
         None => {
             let mut tools = Vec::new();
             for tool in Tool::ALL {
@@ -93,6 +105,13 @@ fn run_suite(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
                     Tool::Supervisord => Some("supervisord"),
                     _ => None,
                 };
+                if tool == Tool::Dinit && programs.dinit.is_none() {
+                    eprintln!(
+                        "note: dinit is not installed (set {} or put it on PATH); dinit is left out",
+                        dinit::ENV
+                    );
+                    continue;
+                }
                 if let Some(program) = program
                     && !on_path(program)
                 {

@@ -7,6 +7,7 @@
 //! | tool | the fixture signals | a dependent waits by |
 //! |---|---|---|
 //! | bash | a marker file | a loop of `[ -e FILE ]` and `read -t 0.01` (no fork per turn) |
+//! | dinit | a line on fd 3 (`ready-notification = pipefd:3`) | dinit (`depends-on`, `waits-for` for wants) |
 //! | s6 | `notification-fd` 3 | `until s6-svok DEP; do sleep 0.01; done; s6-svwait -U -t 30000 DEP` |
 //! | runit | a marker file, seen by a `check` script | `sv -w 30 check DEP` in its run script |
 //! | supervisord | a marker file | priorities plus the bash wait loop in its command |
@@ -25,6 +26,8 @@ pub enum Tool {
     Herald,
     /// The `herald up` command, in the foreground.
     HeraldUp,
+    /// dinit as a user instance with a service per component (see [`crate::dinit`]).
+    Dinit,
     /// A plain bash script.
     Bash,
     /// s6-svscan with a service per component.
@@ -42,9 +45,10 @@ pub enum Tool {
 
 impl Tool {
     /// Every tool, in report order.
-    pub const ALL: [Tool; 8] = [
+    pub const ALL: [Tool; 9] = [
         Tool::Herald,
         Tool::HeraldUp,
+        Tool::Dinit,
         Tool::Bash,
         Tool::S6,
         Tool::Runit,
@@ -58,6 +62,7 @@ impl Tool {
         match self {
             Tool::Herald => "herald (library)",
             Tool::HeraldUp => "herald up",
+            Tool::Dinit => "dinit",
             Tool::Bash => "bash",
             Tool::S6 => "s6",
             Tool::Runit => "runit",
@@ -72,6 +77,7 @@ impl Tool {
         match self {
             Tool::Herald => "herald",
             Tool::HeraldUp => "herald-up",
+            Tool::Dinit => "dinit",
             Tool::Bash => "bash",
             Tool::S6 => "s6",
             Tool::Runit => "runit",
@@ -109,6 +115,8 @@ pub struct Programs {
     pub bench: PathBuf,
     /// `herald`.
     pub herald: PathBuf,
+    /// `dinit`, where there is one (see [`crate::dinit::find`]).
+    pub dinit: Option<PathBuf>,
 }
 
 /// Where one run keeps its files, and the ports its fixtures listen on.
@@ -208,7 +216,7 @@ pub fn via(tool: Tool, scenario: &Scenario, layout: &Layout, i: usize) -> String
             Check::Notify => "notify".into(),
             Check::Tcp => format!("tcp:{}", layout.port(i)),
         },
-        Tool::S6 => "fd:3".into(),
+        Tool::S6 | Tool::Dinit => "fd:3".into(),
         Tool::K3sStyle => format!("tcp:{}", layout.port(i)),
         Tool::Bash | Tool::Runit | Tool::Supervisord | Tool::SpawnOnly => {
             format!("file:{}", layout.mark(node).display())
@@ -494,6 +502,18 @@ pub fn prepare(
             let max = (scenario.nodes.len() * 2 + 16).to_string();
             Launch::Command(vec!["s6-svscan".into(), "-c".into(), max, path(&scan)])
         }
+        Tool::Dinit => {
+            let dinit = programs.dinit.as_deref().ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!(
+                        "no dinit: name it in {} or put it on PATH",
+                        crate::dinit::ENV
+                    ),
+                )
+            })?;
+            Launch::Command(crate::dinit::prepare(dinit, programs, layout, scenario)?)
+        }
         Tool::Runit => {
             let scan = runit_dir(layout);
             for (i, node) in scenario.nodes.iter().enumerate() {
@@ -544,6 +564,7 @@ mod tests {
                 fixture: "/bin/fx".into(),
                 bench: "/bin/hb".into(),
                 herald: "/bin/herald".into(),
+                dinit: None,
             },
             Layout {
                 dir: "/t/run".into(),
