@@ -1,6 +1,7 @@
 //! The harness: runs every scenario under every tool in alternation, measures each run from
 //! the fixtures' own records, and reports a markdown table and a JSON file.
 
+use crate::chaincost;
 use crate::peers::{self, Launch, Layout, Programs, Tool};
 use crate::procfs::{self, Usage, monotonic_ns, realtime_ns};
 use crate::scenario::{self, Scenario};
@@ -422,14 +423,18 @@ fn run_once(opts: &Options, s: &Scenario, tool: Tool, rep: usize) -> RunResult {
 }
 
 /// Repetitions of a start-up scenario for `tool`, when `--reps` does not say: 5 of the small
-/// scenarios, 2 of those with 200 components or more (`big`), 1 with `--quick`. runit and
+/// scenarios, 2 of those with 200 components or more, 1 with `--quick`. runit and
 /// supervisord take seconds to start 1,000 components (their polling, not the spawns), and as
-/// long again to stop them: on the big scenarios they run once, so the suite keeps to its time.
-pub fn default_reps(quick: bool, big: bool, tool: Tool) -> usize {
+/// long again to stop them; supervisord also stops one layer a turn, so the chain of 20 costs
+/// it about 20 s to stop: on those scenarios they run once, so the suite keeps to its time.
+pub fn default_reps(quick: bool, s: &Scenario, tool: Tool) -> usize {
+    let big = s.nodes.len() >= 200;
+    let slow = matches!(tool, Tool::Runit | Tool::Supervisord);
     match (quick, big) {
         (true, _) => 1,
-        (false, true) if matches!(tool, Tool::Runit | Tool::Supervisord) => 1,
+        (false, true) if slow => 1,
         (false, true) => 2,
+        (false, false) if slow && s.depth() >= 20 => 1,
         (false, false) => 5,
     }
 }
@@ -523,7 +528,8 @@ impl Row {
         self.runs.iter().filter(|r| r.error.is_none())
     }
 
-    fn total(&self) -> Option<Summary> {
+    /// The totals of the runs that finished.
+    pub fn total(&self) -> Option<Summary> {
         let totals: Vec<f64> = self.ok().filter_map(|r| r.total_ms).collect();
         Summary::of(&totals)
     }
@@ -670,6 +676,7 @@ pub fn markdown(results: &[ScenarioResult], tasks: Option<&TasksResult>) -> Stri
             }
         }
     }
+    out.push_str(&chaincost::markdown(&chaincost::of(results), fmt_ms));
     for s in results.iter().filter(|s| s.idle) {
         let window = s
             .rows
@@ -853,7 +860,7 @@ pub fn run(opts: &Options) -> Result<String, Box<dyn std::error::Error>> {
         }
         let reps = |tool: Tool| {
             opts.reps
-                .unwrap_or_else(|| default_reps(opts.quick, big, tool))
+                .unwrap_or_else(|| default_reps(opts.quick, s, tool))
         };
         let rounds = tools.iter().map(|&t| reps(t)).max().unwrap_or(0);
         let mut rows: Vec<Row> = tools
@@ -912,6 +919,7 @@ pub fn run(opts: &Options) -> Result<String, Box<dyn std::error::Error>> {
             "bound_ms": s.bound_ms,
             "tools": s.rows.iter().map(|r| r.json(s.bound_ms)).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
+        "chain_costs": chaincost::of(&results).iter().map(|c| c.json()).collect::<Vec<_>>(),
         "tasks10k": tasks.map(|t| json!({
             "components": t.components,
             "total_ms": t.total.json(),
@@ -972,11 +980,16 @@ mod tests {
 
     #[test]
     fn slow_peers_run_once_on_the_big_scenarios() {
-        assert_eq!(default_reps(false, false, Tool::Runit), 5);
-        assert_eq!(default_reps(false, true, Tool::Runit), 1);
-        assert_eq!(default_reps(false, true, Tool::Supervisord), 1);
-        assert_eq!(default_reps(false, true, Tool::Herald), 2);
-        assert_eq!(default_reps(true, false, Tool::Herald), 1);
+        let small = Scenario::chain(5, Duration::ZERO);
+        let deep = Scenario::chain(20, Duration::ZERO);
+        let big = Scenario::wide(200, Duration::ZERO);
+        assert_eq!(default_reps(false, &small, Tool::Runit), 5);
+        assert_eq!(default_reps(false, &big, Tool::Runit), 1);
+        assert_eq!(default_reps(false, &big, Tool::Supervisord), 1);
+        assert_eq!(default_reps(false, &deep, Tool::Supervisord), 1);
+        assert_eq!(default_reps(false, &deep, Tool::Dinit), 5);
+        assert_eq!(default_reps(false, &big, Tool::Herald), 2);
+        assert_eq!(default_reps(true, &small, Tool::Herald), 1);
     }
 
     #[test]
