@@ -98,6 +98,7 @@ fn run_suite(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
         }
         None => {
             let mut tools = Vec::new();
+            let mut up_works = None;
             for tool in Tool::ALL {
                 let program = match tool {
                     Tool::S6 => Some("s6-svscan"),
@@ -121,8 +122,13 @@ fn run_suite(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
                     );
                     continue;
                 }
-                if tool == Tool::HeraldUp && !suite::herald_up_works(&programs, &work) {
-                    eprintln!("note: `herald up` cannot run a stack in this build; left out");
+                if matches!(tool, Tool::HeraldUp | Tool::HeraldUpDetach)
+                    && !*up_works.get_or_insert_with(|| suite::herald_up_works(&programs, &work))
+                {
+                    eprintln!(
+                        "note: `herald up` cannot run a stack in this build; {} is left out",
+                        tool.name()
+                    );
                     continue;
                 }
                 tools.push(tool);

@@ -128,6 +128,7 @@ impl Started {
     fn supervisor(&self) -> Option<u32> {
         match self.tool {
             Tool::SpawnOnly => None,
+            Tool::HeraldUpDetach => background_supervisor(&self.layout.dir),
             _ => self.children.first().map(Child::id),
         }
     }
@@ -137,10 +138,21 @@ impl Started {
             return None;
         }
         match self.children[0].try_wait() {
+            // `up --detach` returns once everything is up; its supervisor runs on.
+            Ok(Some(status)) if self.tool == Tool::HeraldUpDetach && status.success() => None,
             Ok(Some(status)) => Some(format!("the supervisor exited early ({status})")),
             _ => None,
         }
     }
+}
+
+/// The background supervisor `herald up --detach` started for the run in `dir`, found by its
+/// command line (the run's stack file and `--supervise-fd`).
+fn background_supervisor(dir: &Path) -> Option<u32> {
+    procfs::referring_to(dir).into_iter().find(|&pid| {
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|c| c.split(|&b| b == 0).any(|w| w == b"--supervise-fd"))
+    })
 }
 
 fn start(tool: Tool, programs: &Programs, layout: Layout, s: &Scenario) -> Result<Started, String> {
@@ -217,8 +229,18 @@ fn nudge(socket: &Path) {
 /// processes were still there after the tool had stopped by itself.
 fn stop(mut started: Started) -> usize {
     let tool = started.tool;
+    // Not a child of the runner: it runs in a session of its own, stopped like `herald up`.
+    let background = match tool {
+        Tool::HeraldUpDetach => background_supervisor(&started.layout.dir),
+        _ => None,
+    };
     match tool {
         Tool::Bash | Tool::K3sStyle | Tool::SpawnOnly => signal(-started.pgid, libc::SIGTERM),
+        Tool::HeraldUpDetach => {
+            if let Some(pid) = background {
+                signal(pid as i32, libc::SIGTERM);
+            }
+        }
         _ => signal(started.pgid, tool.stop_signal()),
     }
     let began = Instant::now();
@@ -227,7 +249,8 @@ fn stop(mut started: Started) -> usize {
         let alive = started
             .children
             .iter_mut()
-            .any(|c| matches!(c.try_wait(), Ok(None)));
+            .any(|c| matches!(c.try_wait(), Ok(None)))
+            || background.is_some_and(procfs::running);
         if !alive {
             break;
         }
@@ -347,7 +370,7 @@ fn measure(started: &Started, s: &Scenario, result: &mut RunResult) {
                 }
             }
         }
-        Tool::HeraldUp => {
+        Tool::HeraldUp | Tool::HeraldUpDetach => {
             let path = started.layout.dir.join("state").join("events.jsonl");
             let text = std::fs::read_to_string(path).unwrap_or_default();
             for line in text.lines() {
