@@ -4,6 +4,7 @@
 //! median totals of the chains of 1, 5 and 20 (what each further link along a path adds).
 
 use crate::peers::Tool;
+use crate::stats::median;
 use crate::suite::ScenarioResult;
 use serde_json::{Value, json};
 
@@ -39,6 +40,9 @@ pub struct ChainCost {
     pub medians: Vec<(usize, f64)>,
     /// The median total of the chain of 1, ms.
     pub fixed_ms: Option<f64>,
+    /// Of that, the median time until the component's `main` began (the rest is the
+    /// component's own start and its readiness), ms.
+    pub first_spawn_ms: Option<f64>,
     /// The slope of the total over the chain lengths, ms per component.
     pub per_link_ms: Option<f64>,
 }
@@ -59,6 +63,7 @@ impl ChainCost {
         json!({
             "tool": self.tool.name(),
             "fixed_cost_ms": self.fixed_ms,
+            "first_spawn_ms": self.first_spawn_ms,
             "per_link_ms": self.per_link_ms,
             "chain_medians_ms": medians,
         })
@@ -79,6 +84,7 @@ pub fn of(results: &[ScenarioResult]) -> Vec<ChainCost> {
                         tool: row.tool,
                         medians: Vec::new(),
                         fixed_ms: None,
+                        first_spawn_ms: None,
                         per_link_ms: None,
                     });
                     out.len() - 1
@@ -86,6 +92,10 @@ pub fn of(results: &[ScenarioResult]) -> Vec<ChainCost> {
             };
             if let Some(total) = row.total() {
                 out[at].medians.push((n, total.p50));
+            }
+            if n == 1 {
+                let firsts: Vec<f64> = row.ok().filter_map(|r| r.first_spawn_ms).collect();
+                out[at].first_spawn_ms = median(&firsts);
             }
         }
     }
@@ -106,15 +116,17 @@ pub fn markdown(costs: &[ChainCost], fmt_ms: impl Fn(f64) -> String) -> String {
     let cell = |v: Option<f64>| v.map_or_else(|| "—".into(), &fmt_ms);
     let mut out = String::from(
         "\nChains ready at once (D = 0), median totals; fixed cost = the chain of 1, per link = \
-         the least-squares slope over the chains of 1, 5 and 20:\n\n\
-         | tool | fixed cost ms (chain of 1) | chain of 5 ms | chain of 20 ms | per link ms |\n\
-         |---|---|---|---|---|\n",
+         the least-squares slope over the chains of 1, 5 and 20; first spawn = from the \
+         supervisor's spawn to its first component's `main`, in the chain of 1:\n\n\
+         | tool | fixed cost ms (chain of 1) | of which to first spawn ms | chain of 5 ms | \
+         chain of 20 ms | per link ms |\n|---|---|---|---|---|---|\n",
     );
     for c in costs {
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} |\n",
             c.tool.name(),
             cell(c.fixed_ms),
+            cell(c.first_spawn_ms),
             cell(c.median(5)),
             cell(c.median(20)),
             cell(c.per_link_ms),
@@ -162,6 +174,7 @@ mod tests {
                         .into_iter()
                         .map(|t| RunResult {
                             total_ms: Some(t),
+                            first_spawn_ms: Some(t / 2.0),
                             ..RunResult::default()
                         })
                         .collect(),
@@ -199,6 +212,7 @@ mod tests {
         assert_eq!(up.tool, Tool::HeraldUp);
         assert_eq!(up.medians, [(1, 6.0), (5, 10.0), (20, 26.0)]);
         assert_eq!(up.fixed_ms, Some(6.0));
+        assert_eq!(up.first_spawn_ms, Some(3.0));
         let (slope, _) = least_squares(&[(1.0, 6.0), (5.0, 10.0), (20.0, 26.0)]).unwrap();
         assert_eq!(up.per_link_ms, Some(slope));
         // A tool with one chain finished has a fixed cost but no slope.
@@ -212,13 +226,17 @@ mod tests {
         );
         assert!(
             table.contains(&format!(
-                "| herald up | 6.00 | 10.00 | 26.00 | {slope:.2} |"
+                "| herald up | 6.00 | 3.00 | 10.00 | 26.00 | {slope:.2} |"
             )),
             "{table}"
         );
-        assert!(table.contains("| dinit | 4.00 | — | — | — |"), "{table}");
+        assert!(
+            table.contains("| dinit | 4.00 | 2.00 | — | — | — |"),
+            "{table}"
+        );
         let json = up.json();
         assert_eq!(json["fixed_cost_ms"], 6.0);
+        assert_eq!(json["first_spawn_ms"], 3.0);
         assert_eq!(json["chain_medians_ms"]["20"], 26.0);
         assert!(of(&results[4..]).is_empty());
         assert_eq!(markdown(&[], |v| v.to_string()), "");

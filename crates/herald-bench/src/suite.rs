@@ -66,6 +66,8 @@ pub struct RunResult {
     pub error: Option<String>,
     /// Supervisor spawn until the last component was ready.
     pub total_ms: Option<f64>,
+    /// Supervisor spawn until the first component's `main` (its spawn record).
+    pub first_spawn_ms: Option<f64>,
     /// Each dependent's spawn after its last dependency was ready.
     pub handoffs_ms: Vec<f64>,
     /// Each component's readiness as herald learnt it after the fact.
@@ -300,6 +302,8 @@ fn measure(started: &Started, s: &Scenario, result: &mut RunResult) {
         .collect();
     let last = ready.iter().flatten().max().copied();
     result.total_ms = last.map(|l| (l as f64 - started.t0 as f64) / 1e6);
+    let first = spawn.iter().flatten().min().copied();
+    result.first_spawn_ms = first.map(|f| (f as f64 - started.t0 as f64) / 1e6);
     for (i, node) in s.nodes.iter().enumerate() {
         let deps: Option<Vec<u64>> = node.deps().map(|d| ready[d]).collect();
         if let (Some(deps), Some(spawned)) = (deps, spawn[i])
@@ -437,6 +441,7 @@ fn run_once(opts: &Options, s: &Scenario, tool: Tool, rep: usize) -> RunResult {
     measure(&measured, s, &mut result);
     if result.error.is_some() {
         result.total_ms = None;
+        result.first_spawn_ms = None;
     } else if !opts.keep {
         let _ = std::fs::remove_dir_all(dir);
     }
@@ -547,7 +552,8 @@ pub struct Row {
 }
 
 impl Row {
-    fn ok(&self) -> impl Iterator<Item = &RunResult> {
+    /// The runs that finished.
+    pub fn ok(&self) -> impl Iterator<Item = &RunResult> {
         self.runs.iter().filter(|r| r.error.is_none())
     }
 
@@ -575,6 +581,7 @@ impl Row {
             "ok": self.ok().count(),
             "errors": self.runs.iter().filter_map(|r| r.error.clone()).collect::<Vec<_>>(),
             "total_ms": total.map(|s| s.json()),
+            "first_spawn_ms": Summary::of(&self.ok().filter_map(|r| r.first_spawn_ms).collect::<Vec<_>>()).map(|s| s.json()),
             "total_over_bound": total.filter(|_| bound_ms > 0.0).map(|s| s.p50 / bound_ms),
             "handoff_ms": self.pooled(|r| &r.handoffs_ms).map(|s| s.json()),
             "detection_ms": self.pooled(|r| &r.detection_ms).map(|s| s.json()),
