@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The start-up benchmark of docs/BENCHMARKS.md: herald against a plain bash script, s6, runit,
-# supervisord and the K3s style, on the scenarios of the design note.
+# The start-up benchmark of docs/BENCHMARKS.md: herald against dinit, a plain bash script, s6,
+# runit, supervisord and the K3s style, on the scenarios of the design note.
 #
 #   bench/run.sh            the full suite (under 15 minutes on a 2-core machine)
 #   bench/run.sh --quick    one repetition, 200 instead of 1,000 processes, idle100 over 10 s (under 2 minutes)
@@ -11,6 +11,8 @@
 #
 # Run as root, it installs the peers from Debian packages (s6, runit, supervisor) without
 # starting their system services; a peer that cannot be installed is left out with a note.
+# dinit has no Debian package: it is compared when HERALD_BENCH_DINIT names its binary or
+# `dinit` is on PATH, and left out with a note otherwise.
 # Every peer runs from a scan folder or config under a temporary folder, and everything the
 # suite starts is stopped when a run ends (and again on exit).
 set -euo pipefail

@@ -5,6 +5,8 @@
 //! writes when its `main` began and when it truly became ready, so every tool is measured the
 //! same way.
 
+pub mod chaincost;
+pub mod dinit;
 pub mod peers;
 pub mod procfs;
 pub mod scenario;

@@ -6,9 +6,11 @@
 //! herald-bench stack FILE --events PATH      # run a stack file through the library
 //! herald-bench spawn-floor [N [FIXTURE]]     # spawn to the fixture's main, nothing else
 //! ```
+//!
+//! dinit is compared when `HERALD_BENCH_DINIT` names its binary or `dinit` is on `PATH`.
 
 use herald_bench::peers::{Programs, Tool};
-use herald_bench::{stackrun, suite};
+use herald_bench::{dinit, stackrun, suite};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -74,6 +76,7 @@ fn run_suite(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
         fixture: std::path::absolute(fixture.unwrap_or_else(|| bin_dir.join("herald-fixture")))?,
         bench: me.clone(),
         herald: bin_dir.join("herald"),
+        dinit: dinit::find()?,
     };
     for program in [&programs.fixture, &programs.herald] {
         if !program.is_file() {
@@ -83,9 +86,19 @@ fn run_suite(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&work)?;
     let work = std::path::absolute(&work)?;
     let tools = match tools {
-        Some(tools) => tools,
+        Some(tools) => {
+            if tools.contains(&Tool::Dinit) && programs.dinit.is_none() {
+                return Err(format!(
+                    "no dinit to compare: name it in {} or put it on PATH",
+                    dinit::ENV
+                )
+                .into());
+            }
+            tools
+        }
         None => {
             let mut tools = Vec::new();
+            let mut up_works = None;
             for tool in Tool::ALL {
                 let program = match tool {
                     Tool::S6 => Some("s6-svscan"),
@@ -93,6 +106,13 @@ fn run_suite(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
                     Tool::Supervisord => Some("supervisord"),
                     _ => None,
                 };
+                if tool == Tool::Dinit && programs.dinit.is_none() {
+                    eprintln!(
+                        "note: dinit is not installed (set {} or put it on PATH); dinit is left out",
+                        dinit::ENV
+                    );
+                    continue;
+                }
                 if let Some(program) = program
                     && !on_path(program)
                 {
@@ -102,8 +122,13 @@ fn run_suite(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
                     );
                     continue;
                 }
-                if tool == Tool::HeraldUp && !suite::herald_up_works(&programs, &work) {
-                    eprintln!("note: `herald up` cannot run a stack in this build; left out");
+                if matches!(tool, Tool::HeraldUp | Tool::HeraldUpDetach)
+                    && !*up_works.get_or_insert_with(|| suite::herald_up_works(&programs, &work))
+                {
+                    eprintln!(
+                        "note: `herald up` cannot run a stack in this build; {} is left out",
+                        tool.name()
+                    );
                     continue;
                 }
                 tools.push(tool);

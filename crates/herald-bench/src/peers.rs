@@ -7,11 +7,12 @@
 //! | tool | the fixture signals | a dependent waits by |
 //! |---|---|---|
 //! | bash | a marker file | a loop of `[ -e FILE ]` and `read -t 0.01` (no fork per turn) |
+//! | dinit | a line on fd 3 (`ready-notification = pipefd:3`) | dinit (`depends-on`, `waits-for` for wants) |
 //! | s6 | `notification-fd` 3 | `until s6-svok DEP; do sleep 0.01; done; s6-svwait -U -t 30000 DEP` |
 //! | runit | a marker file, seen by a `check` script | `sv -w 30 check DEP` in its run script |
 //! | supervisord | a marker file | priorities plus the bash wait loop in its command |
 //! | k3s-style | listening on its TCP port | connecting to each dependency's port every 100 ms |
-//! | herald | `READY=1` (`notify = true`), or its TCP port where herald probes | herald |
+//! | herald (library, `up`, `up -d`) | `READY=1` (`notify = true`), or its TCP port where herald probes | herald |
 
 use crate::scenario::{Check, Node, Scenario};
 use std::io;
@@ -25,6 +26,11 @@ pub enum Tool {
     Herald,
     /// The `herald up` command, in the foreground.
     HeraldUp,
+    /// `herald up --detach`: returns once every component is ready, leaving a background
+    /// supervisor, which is the one measured and stopped.
+    HeraldUpDetach,
+    /// dinit as a user instance with a service per component (see [`crate::dinit`]).
+    Dinit,
     /// A plain bash script.
     Bash,
     /// s6-svscan with a service per component.
@@ -42,9 +48,11 @@ pub enum Tool {
 
 impl Tool {
     /// Every tool, in report order.
-    pub const ALL: [Tool; 8] = [
+    pub const ALL: [Tool; 10] = [
         Tool::Herald,
         Tool::HeraldUp,
+        Tool::HeraldUpDetach,
+        Tool::Dinit,
         Tool::Bash,
         Tool::S6,
         Tool::Runit,
@@ -58,6 +66,8 @@ impl Tool {
         match self {
             Tool::Herald => "herald (library)",
             Tool::HeraldUp => "herald up",
+            Tool::HeraldUpDetach => "herald up -d",
+            Tool::Dinit => "dinit",
             Tool::Bash => "bash",
             Tool::S6 => "s6",
             Tool::Runit => "runit",
@@ -72,6 +82,8 @@ impl Tool {
         match self {
             Tool::Herald => "herald",
             Tool::HeraldUp => "herald-up",
+            Tool::HeraldUpDetach => "herald-up-detach",
+            Tool::Dinit => "dinit",
             Tool::Bash => "bash",
             Tool::S6 => "s6",
             Tool::Runit => "runit",
@@ -96,7 +108,7 @@ impl Tool {
 
     /// Whether herald runs it (its detection is known from its events).
     pub fn is_herald(self) -> bool {
-        matches!(self, Tool::Herald | Tool::HeraldUp)
+        matches!(self, Tool::Herald | Tool::HeraldUp | Tool::HeraldUpDetach)
     }
 }
 
@@ -109,6 +121,8 @@ pub struct Programs {
     pub bench: PathBuf,
     /// `herald`.
     pub herald: PathBuf,
+    /// `dinit`, where there is one (see [`crate::dinit::find`]).
+    pub dinit: Option<PathBuf>,
 }
 
 /// Where one run keeps its files, and the ports its fixtures listen on.
@@ -204,11 +218,11 @@ pub fn fixture_argv(programs: &Programs, layout: &Layout, node: &Node, via: &str
 pub fn via(tool: Tool, scenario: &Scenario, layout: &Layout, i: usize) -> String {
     let node = &scenario.nodes[i];
     match tool {
-        Tool::Herald | Tool::HeraldUp => match scenario.check {
+        Tool::Herald | Tool::HeraldUp | Tool::HeraldUpDetach => match scenario.check {
             Check::Notify => "notify".into(),
             Check::Tcp => format!("tcp:{}", layout.port(i)),
         },
-        Tool::S6 => "fd:3".into(),
+        Tool::S6 | Tool::Dinit => "fd:3".into(),
         Tool::K3sStyle => format!("tcp:{}", layout.port(i)),
         Tool::Bash | Tool::Runit | Tool::Supervisord | Tool::SpawnOnly => {
             format!("file:{}", layout.mark(node).display())
@@ -458,7 +472,7 @@ pub fn prepare(
     let dir = &layout.dir;
     let path = |p: &Path| p.display().to_string();
     Ok(match tool {
-        Tool::Herald | Tool::HeraldUp => {
+        Tool::Herald | Tool::HeraldUp | Tool::HeraldUpDetach => {
             let file = dir.join("herald.toml");
             std::fs::write(&file, herald_stack(programs, layout, scenario))?;
             if tool == Tool::Herald {
@@ -470,12 +484,16 @@ pub fn prepare(
                     path(&dir.join("events.mono")),
                 ])
             } else {
-                Launch::Command(vec![
+                let mut argv = vec![
                     path(&programs.herald),
                     "-f".into(),
                     path(&file),
                     "up".into(),
-                ])
+                ];
+                if tool == Tool::HeraldUpDetach {
+                    argv.push("--detach".into());
+                }
+                Launch::Command(argv)
             }
         }
         Tool::Bash => {
@@ -493,6 +511,18 @@ pub fn prepare(
             }
             let max = (scenario.nodes.len() * 2 + 16).to_string();
             Launch::Command(vec!["s6-svscan".into(), "-c".into(), max, path(&scan)])
+        }
+        Tool::Dinit => {
+            let dinit = programs.dinit.as_deref().ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!(
+                        "no dinit: name it in {} or put it on PATH",
+                        crate::dinit::ENV
+                    ),
+                )
+            })?;
+            Launch::Command(crate::dinit::prepare(dinit, programs, layout, scenario)?)
         }
         Tool::Runit => {
             let scan = runit_dir(layout);
@@ -544,6 +574,7 @@ mod tests {
                 fixture: "/bin/fx".into(),
                 bench: "/bin/hb".into(),
                 herald: "/bin/herald".into(),
+                dinit: None,
             },
             Layout {
                 dir: "/t/run".into(),
@@ -652,6 +683,33 @@ mod tests {
         let text = k3s_script(&p, &l, &Scenario::fan(2, Duration::ZERO));
         assert!(text.contains("/t/run/k3swait 0.1 20000 -- /bin/fx "));
         assert!(text.contains("--via tcp:20002"));
+    }
+
+    #[test]
+    fn herald_up_runs_in_the_foreground_or_detached() {
+        let (p, _) = setup();
+        let dir = tempfile::tempdir().unwrap();
+        let l = Layout {
+            dir: dir.path().into(),
+            port_base: 20000,
+        };
+        let s = Scenario::chain(1, Duration::ZERO);
+        let file = dir.path().join("herald.toml").display().to_string();
+        let up = ["/bin/herald", "-f", &file, "up"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            prepare(Tool::HeraldUp, &p, &l, &s).unwrap(),
+            Launch::Command(up.clone())
+        );
+        let mut detached = up;
+        detached.push("--detach".into());
+        assert_eq!(
+            prepare(Tool::HeraldUpDetach, &p, &l, &s).unwrap(),
+            Launch::Command(detached)
+        );
+        let err = prepare(Tool::Dinit, &p, &l, &s).unwrap_err();
+        assert!(err.to_string().contains("HERALD_BENCH_DINIT"), "{err}");
     }
 
     #[test]

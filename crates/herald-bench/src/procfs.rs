@@ -41,6 +41,11 @@ pub fn parent(pid: u32) -> Option<(u32, String)> {
     Some((rest.get(1)?.parse().ok()?, comm))
 }
 
+/// Whether `pid` is a live process (neither gone nor a zombie waiting to be reaped).
+pub fn running(pid: u32) -> bool {
+    stat_fields(pid).is_some_and(|(_, rest)| rest.first().is_some_and(|state| state != "Z"))
+}
+
 /// Every process id now.
 pub fn pids() -> Vec<u32> {
     let Ok(dir) = std::fs::read_dir("/proc") else {

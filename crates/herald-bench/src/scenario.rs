@@ -226,12 +226,15 @@ impl Scenario {
     }
 }
 
-/// The suite of `benchmarks.md`. `quick` scales the 1,000-process scenarios down to 200
-/// processes and measures idle100 over 10 s instead of 60.
+/// The suite of `benchmarks.md`, with the chains of 1 and 20 ready at once beside chain5-0ms
+/// for each tool's fixed cost and cost per link (`chaincost`). `quick` scales the
+/// 1,000-process scenarios down to 200 processes and measures idle100 over 10 s instead of 60.
 pub fn suite(quick: bool) -> Vec<Scenario> {
     let many = if quick { 200 } else { 1000 };
     vec![
+        Scenario::chain(1, ms(0)),
         Scenario::chain(5, ms(0)),
+        Scenario::chain(20, ms(0)),
         Scenario::chain(5, ms(200)),
         Scenario::k3s(),
         Scenario::fan(50, ms(300)),
@@ -323,7 +326,9 @@ mod tests {
         assert_eq!(
             names,
             [
+                "chain1-0ms",
                 "chain5-0ms",
+                "chain20-0ms",
                 "chain5-200ms",
                 "k3s",
                 "fan50",
@@ -332,13 +337,14 @@ mod tests {
                 "idle100"
             ]
         );
-        assert_eq!(suite(false)[6].idle, Some(Duration::from_secs(60)));
+        assert_eq!(suite(false)[8].idle, Some(Duration::from_secs(60)));
         let quick = suite(true);
         assert_eq!(
-            (quick[4].name.as_str(), quick[5].name.as_str()),
+            (quick[6].name.as_str(), quick[7].name.as_str()),
             ("wide200", "dag200")
         );
-        assert_eq!(quick[5].depth(), 20);
-        assert_eq!(quick[6].idle, Some(Duration::from_secs(10)));
+        assert_eq!(quick[7].depth(), 20);
+        assert_eq!(quick[8].idle, Some(Duration::from_secs(10)));
+        assert_eq!(quick[2].depth(), 20);
     }
 }

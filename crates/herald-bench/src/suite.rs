@@ -1,6 +1,7 @@
 //! The harness: runs every scenario under every tool in alternation, measures each run from
 //! the fixtures' own records, and reports a markdown table and a JSON file.
 
+use crate::chaincost;
 use crate::peers::{self, Launch, Layout, Programs, Tool};
 use crate::procfs::{self, Usage, monotonic_ns, realtime_ns};
 use crate::scenario::{self, Scenario};
@@ -65,6 +66,8 @@ pub struct RunResult {
     pub error: Option<String>,
     /// Supervisor spawn until the last component was ready.
     pub total_ms: Option<f64>,
+    /// Supervisor spawn until the first component's `main` (its spawn record).
+    pub first_spawn_ms: Option<f64>,
     /// Each dependent's spawn after its last dependency was ready.
     pub handoffs_ms: Vec<f64>,
     /// Each component's readiness as herald learnt it after the fact.
@@ -127,6 +130,7 @@ impl Started {
     fn supervisor(&self) -> Option<u32> {
         match self.tool {
             Tool::SpawnOnly => None,
+            Tool::HeraldUpDetach => background_supervisor(&self.layout.dir),
             _ => self.children.first().map(Child::id),
         }
     }
@@ -136,10 +140,21 @@ impl Started {
             return None;
         }
         match self.children[0].try_wait() {
+            // `up --detach` returns once everything is up; its supervisor runs on.
+            Ok(Some(status)) if self.tool == Tool::HeraldUpDetach && status.success() => None,
             Ok(Some(status)) => Some(format!("the supervisor exited early ({status})")),
             _ => None,
         }
     }
+}
+
+/// The background supervisor `herald up --detach` started for the run in `dir`, found by its
+/// command line (the run's stack file and `--supervise-fd`).
+fn background_supervisor(dir: &Path) -> Option<u32> {
+    procfs::referring_to(dir).into_iter().find(|&pid| {
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|c| c.split(|&b| b == 0).any(|w| w == b"--supervise-fd"))
+    })
 }
 
 fn start(tool: Tool, programs: &Programs, layout: Layout, s: &Scenario) -> Result<Started, String> {
@@ -216,8 +231,18 @@ fn nudge(socket: &Path) {
 /// processes were still there after the tool had stopped by itself.
 fn stop(mut started: Started) -> usize {
     let tool = started.tool;
+    // Not a child of the runner: it runs in a session of its own, stopped like `herald up`.
+    let background = match tool {
+        Tool::HeraldUpDetach => background_supervisor(&started.layout.dir),
+        _ => None,
+    };
     match tool {
         Tool::Bash | Tool::K3sStyle | Tool::SpawnOnly => signal(-started.pgid, libc::SIGTERM),
+        Tool::HeraldUpDetach => {
+            if let Some(pid) = background {
+                signal(pid as i32, libc::SIGTERM);
+            }
+        }
         _ => signal(started.pgid, tool.stop_signal()),
     }
     let began = Instant::now();
@@ -226,7 +251,8 @@ fn stop(mut started: Started) -> usize {
         let alive = started
             .children
             .iter_mut()
-            .any(|c| matches!(c.try_wait(), Ok(None)));
+            .any(|c| matches!(c.try_wait(), Ok(None)))
+            || background.is_some_and(procfs::running);
         if !alive {
             break;
         }
@@ -276,6 +302,8 @@ fn measure(started: &Started, s: &Scenario, result: &mut RunResult) {
         .collect();
     let last = ready.iter().flatten().max().copied();
     result.total_ms = last.map(|l| (l as f64 - started.t0 as f64) / 1e6);
+    let first = spawn.iter().flatten().min().copied();
+    result.first_spawn_ms = first.map(|f| (f as f64 - started.t0 as f64) / 1e6);
     for (i, node) in s.nodes.iter().enumerate() {
         let deps: Option<Vec<u64>> = node.deps().map(|d| ready[d]).collect();
         if let (Some(deps), Some(spawned)) = (deps, spawn[i])
@@ -346,7 +374,7 @@ fn measure(started: &Started, s: &Scenario, result: &mut RunResult) {
                 }
             }
         }
-        Tool::HeraldUp => {
+        Tool::HeraldUp | Tool::HeraldUpDetach => {
             let path = started.layout.dir.join("state").join("events.jsonl");
             let text = std::fs::read_to_string(path).unwrap_or_default();
             for line in text.lines() {
@@ -413,6 +441,7 @@ fn run_once(opts: &Options, s: &Scenario, tool: Tool, rep: usize) -> RunResult {
     measure(&measured, s, &mut result);
     if result.error.is_some() {
         result.total_ms = None;
+        result.first_spawn_ms = None;
     } else if !opts.keep {
         let _ = std::fs::remove_dir_all(dir);
     }
@@ -422,14 +451,18 @@ fn run_once(opts: &Options, s: &Scenario, tool: Tool, rep: usize) -> RunResult {
 }
 
 /// Repetitions of a start-up scenario for `tool`, when `--reps` does not say: 5 of the small
-/// scenarios, 2 of those with 200 components or more (`big`), 1 with `--quick`. runit and
+/// scenarios, 2 of those with 200 components or more, 1 with `--quick`. runit and
 /// supervisord take seconds to start 1,000 components (their polling, not the spawns), and as
-/// long again to stop them: on the big scenarios they run once, so the suite keeps to its time.
-pub fn default_reps(quick: bool, big: bool, tool: Tool) -> usize {
+/// long again to stop them; supervisord also stops one layer a turn, so the chain of 20 costs
+/// it about 20 s to stop: on those scenarios they run once, so the suite keeps to its time.
+pub fn default_reps(quick: bool, s: &Scenario, tool: Tool) -> usize {
+    let big = s.nodes.len() >= 200;
+    let slow = matches!(tool, Tool::Runit | Tool::Supervisord);
     match (quick, big) {
         (true, _) => 1,
-        (false, true) if matches!(tool, Tool::Runit | Tool::Supervisord) => 1,
+        (false, true) if slow => 1,
         (false, true) => 2,
+        (false, false) if slow && s.depth() >= 20 => 1,
         (false, false) => 5,
     }
 }
@@ -519,11 +552,13 @@ pub struct Row {
 }
 
 impl Row {
-    fn ok(&self) -> impl Iterator<Item = &RunResult> {
+    /// The runs that finished.
+    pub fn ok(&self) -> impl Iterator<Item = &RunResult> {
         self.runs.iter().filter(|r| r.error.is_none())
     }
 
-    fn total(&self) -> Option<Summary> {
+    /// The totals of the runs that finished.
+    pub fn total(&self) -> Option<Summary> {
         let totals: Vec<f64> = self.ok().filter_map(|r| r.total_ms).collect();
         Summary::of(&totals)
     }
@@ -546,6 +581,7 @@ impl Row {
             "ok": self.ok().count(),
             "errors": self.runs.iter().filter_map(|r| r.error.clone()).collect::<Vec<_>>(),
             "total_ms": total.map(|s| s.json()),
+            "first_spawn_ms": Summary::of(&self.ok().filter_map(|r| r.first_spawn_ms).collect::<Vec<_>>()).map(|s| s.json()),
             "total_over_bound": total.filter(|_| bound_ms > 0.0).map(|s| s.p50 / bound_ms),
             "handoff_ms": self.pooled(|r| &r.handoffs_ms).map(|s| s.json()),
             "detection_ms": self.pooled(|r| &r.detection_ms).map(|s| s.json()),
@@ -670,6 +706,7 @@ pub fn markdown(results: &[ScenarioResult], tasks: Option<&TasksResult>) -> Stri
             }
         }
     }
+    out.push_str(&chaincost::markdown(&chaincost::of(results), fmt_ms));
     for s in results.iter().filter(|s| s.idle) {
         let window = s
             .rows
@@ -853,7 +890,7 @@ pub fn run(opts: &Options) -> Result<String, Box<dyn std::error::Error>> {
         }
         let reps = |tool: Tool| {
             opts.reps
-                .unwrap_or_else(|| default_reps(opts.quick, big, tool))
+                .unwrap_or_else(|| default_reps(opts.quick, s, tool))
         };
         let rounds = tools.iter().map(|&t| reps(t)).max().unwrap_or(0);
         let mut rows: Vec<Row> = tools
@@ -912,6 +949,7 @@ pub fn run(opts: &Options) -> Result<String, Box<dyn std::error::Error>> {
             "bound_ms": s.bound_ms,
             "tools": s.rows.iter().map(|r| r.json(s.bound_ms)).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
+        "chain_costs": chaincost::of(&results).iter().map(|c| c.json()).collect::<Vec<_>>(),
         "tasks10k": tasks.map(|t| json!({
             "components": t.components,
             "total_ms": t.total.json(),
@@ -972,11 +1010,16 @@ mod tests {
 
     #[test]
     fn slow_peers_run_once_on_the_big_scenarios() {
-        assert_eq!(default_reps(false, false, Tool::Runit), 5);
-        assert_eq!(default_reps(false, true, Tool::Runit), 1);
-        assert_eq!(default_reps(false, true, Tool::Supervisord), 1);
-        assert_eq!(default_reps(false, true, Tool::Herald), 2);
-        assert_eq!(default_reps(true, false, Tool::Herald), 1);
+        let small = Scenario::chain(5, Duration::ZERO);
+        let deep = Scenario::chain(20, Duration::ZERO);
+        let big = Scenario::wide(200, Duration::ZERO);
+        assert_eq!(default_reps(false, &small, Tool::Runit), 5);
+        assert_eq!(default_reps(false, &big, Tool::Runit), 1);
+        assert_eq!(default_reps(false, &big, Tool::Supervisord), 1);
+        assert_eq!(default_reps(false, &deep, Tool::Supervisord), 1);
+        assert_eq!(default_reps(false, &deep, Tool::Dinit), 5);
+        assert_eq!(default_reps(false, &big, Tool::Herald), 2);
+        assert_eq!(default_reps(true, &small, Tool::Herald), 1);
     }
 
     #[test]
