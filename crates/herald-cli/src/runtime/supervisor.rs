@@ -30,8 +30,11 @@ use tokio::net::unix::OwnedWriteHalf;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-/// How many events an `events` subscriber may fall behind before it misses some.
-const EVENT_BACKLOG: usize = 16 * 1024;
+/// How many events an `events` subscriber may fall behind before it is told it missed some
+/// (every reader then reads them from `events.jsonl`). Small: tokio's broadcast channel
+/// allocates and touches every slot when it is made, on the path to the first spawn (16 Ki
+/// slots cost about 2 ms there).
+const EVENT_BACKLOG: usize = 256;
 
 /// What the control server shares with the supervisor.
 pub struct Shared {
