@@ -31,7 +31,7 @@ impl Window {
 
 /// Resolves `Ok` once every check of `readiness` has passed, or with the first check's error.
 /// `activity` is woken by the run's signs of life (see `Context::stir`).
-pub(crate) async fn judge(
+pub(crate) async fn await_ready(
     component: &str,
     readiness: Readiness,
     mut report: watch::Receiver<RunReport>,
@@ -169,7 +169,7 @@ mod tests {
         };
         let spent = AtomicU32::new(0);
         let (_tx, rx) = watch::channel(RunReport::default());
-        judge("c", readiness, rx, window(10_000), &spent, &Notify::new())
+        await_ready("c", readiness, rx, window(10_000), &spent, &Notify::new())
             .await
             .unwrap();
         tokio::time::sleep(Duration::from_secs(5)).await;
@@ -189,7 +189,7 @@ mod tests {
         };
         let spent = AtomicU32::new(0);
         let (_tx, rx) = watch::channel(RunReport::default());
-        let err = judge("c", readiness, rx, window(2_000), &spent, &Notify::new())
+        let err = await_ready("c", readiness, rx, window(2_000), &spent, &Notify::new())
             .await
             .unwrap_err();
         assert_eq!(err.check, "count");
@@ -216,7 +216,7 @@ mod tests {
         let (tx, rx) = watch::channel(RunReport::default());
         let counted = spent.clone();
         let judged = tokio::spawn(async move {
-            judge("c", readiness, rx, window(1_000), &counted, &Notify::new()).await
+            await_ready("c", readiness, rx, window(1_000), &counted, &Notify::new()).await
         });
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(!judged.is_finished(), "ready before the signal");
@@ -242,7 +242,7 @@ mod tests {
         };
         let spent = AtomicU32::new(0);
         let (_tx, rx) = watch::channel(RunReport::default());
-        let err = judge("c", readiness, rx, window(1_000), &spent, &Notify::new())
+        let err = await_ready("c", readiness, rx, window(1_000), &spent, &Notify::new())
             .await
             .unwrap_err();
         assert_eq!(
@@ -287,7 +287,7 @@ mod tests {
         tokio::spawn(async move {
             let spent = AtomicU32::new(0);
             let (_tx, rx) = watch::channel(RunReport::default());
-            let _ = judge("c", readiness, rx, window(60_000), &spent, &activity).await;
+            let _ = await_ready("c", readiness, rx, window(60_000), &spent, &activity).await;
         });
     }
 

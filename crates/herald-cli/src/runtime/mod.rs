@@ -5,7 +5,8 @@
 //! [`run_stack_command`] is called, the arguments are parsed and the stack file is loaded and
 //! fully validated, its values typed (a bad file has already exited 2, as `herald check` would).
 //!
-//! - `supervisor` runs a stack (foreground `up`, or the background one of `up --detach`);
+//! - `serve` runs a stack in this process: the supervisor of a foreground `up`, or the
+//!   background one of `up --detach`;
 //! - `control` is the control socket, `protocol` what goes over it; `statedir` keeps the
 //!   state folder private, `statewatch` notices when it goes;
 //! - `http` is the HTTP interface (`api.sock`, `--listen`): health, metrics, the API, `/ui`;
@@ -24,9 +25,9 @@ pub mod http;
 pub(crate) mod logtail;
 pub(crate) mod progress;
 pub(crate) mod protocol;
+pub(crate) mod serve;
 pub(crate) mod statedir;
 pub(crate) mod statewatch;
-pub(crate) mod supervisor;
 
 use crate::cli::StackCommand;
 use crate::stackfile::StackFile;

@@ -9,8 +9,8 @@
 //! so running on would lose output silently.
 
 use super::control::{self, Claim, Claimed};
+use super::serve::StackHandle;
 use super::statedir::{Access, StateDir};
-use super::supervisor::Shared;
 use rustix::fs::inotify::{self, CreateFlags, ReadFlags, WatchFlags};
 use std::io::{self, Write};
 use std::mem::MaybeUninit;
@@ -134,7 +134,7 @@ impl Watch {
 
     /// Once [`Watch::removed`] fired: makes the folder, lock and control socket afresh, serves
     /// the socket, and says so. Holds them while it is kept.
-    pub fn reclaim(&self, shared: &Arc<Shared>) -> Option<Reclaimed> {
+    pub fn reclaim(&self, shared: &Arc<StackHandle>) -> Option<Reclaimed> {
         if !self.fired {
             return None;
         }

@@ -8,7 +8,7 @@ use super::mailbox::Mailbox;
 use super::{Cause, End, Listen, STOP_SLACK, Supervisor};
 use crate::component::{Context, RunReport};
 use crate::event::Release;
-use crate::readiness::{Window, judge};
+use crate::readiness::{Window, await_ready};
 use crate::restart::Restarts;
 use crate::{EdgeKind, Failure, Kind, LiveAction, ReadinessError, State, Status};
 use futures_util::future::select_all;
@@ -225,7 +225,7 @@ impl Supervisor {
             interval: self.spec.ready.interval,
         };
         let activity = run.activity.clone();
-        let judged = judge(
+        let verdict_of = await_ready(
             &self.spec.name,
             self.component.readiness(),
             run.report.clone(),
@@ -233,14 +233,14 @@ impl Supervisor {
             self.bus.probes_spent(self.idx),
             &activity,
         );
-        tokio::pin!(judged);
+        tokio::pin!(verdict_of);
         let deadline = tokio::time::sleep_until(window.deadline);
         tokio::pin!(deadline);
         let verdict = loop {
             tokio::select! {
                 biased;
                 exit = exited(&mut run.handle) => return Err(self.ended_early(run, mailbox, exit)),
-                result = &mut judged, if !oneshot => break result,
+                result = &mut verdict_of, if !oneshot => break result,
                 _ = &mut deadline, if oneshot => {
                     let timeout = crate::format_duration(self.spec.ready.timeout);
                     let reason = format!("did not complete within {timeout}");

@@ -10,7 +10,7 @@ use super::super::detach::{self, Started};
 use super::super::follow::{self, Outcome};
 use super::super::progress::{Progress, Style};
 use super::super::protocol::{Reply, Request};
-use super::super::{build, http, progress_style, supervisor};
+use super::super::{build, http, progress_style, serve};
 use super::{FAILURE, USAGE, connect, fail};
 use crate::cli::UpArgs;
 use crate::stackfile::StackFile;
@@ -41,13 +41,13 @@ pub fn run(stack: StackFile, args: UpArgs, json: bool) -> anyhow::Result<ExitCod
     if let Some(addr) = args.listen {
         eprintln!("dashboard: http://{addr}/ui (sign in with the token)");
     }
-    let options = supervisor::Options {
+    let options = serve::Options {
         specs,
         style,
         ready_fd,
         http,
     };
-    supervisor::run(stack, options)
+    serve::run(stack, options)
 }
 
 /// Starts the background supervisor for `names` (whose selection is `specs`) and follows its
@@ -63,7 +63,7 @@ fn detached(
             Ok(Reply::Status { pid, .. }) => Some(pid),
             _ => None,
         };
-        eprintln!("{}", supervisor::already_running(stack, pid));
+        eprintln!("{}", serve::already_running(stack, pid));
         return Ok(ExitCode::from(FAILURE));
     }
     match detach::start(stack, args)? {

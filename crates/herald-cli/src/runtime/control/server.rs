@@ -2,7 +2,7 @@
 //! per line, answered as [`protocol`](super::super::protocol) says.
 
 use super::super::protocol::{LogRecord, Reply, Request, Row};
-use super::super::supervisor::Shared;
+use super::super::serve::StackHandle;
 use super::admission::{Admission, MAX_CONNECTIONS, Ticket};
 use super::framing::{self, Next};
 use herald::{Action, Running};
@@ -22,7 +22,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 /// Accepts connections until the supervisor exits.
-pub async fn serve(listener: UnixListener, shared: Arc<Shared>) {
+pub async fn serve(listener: UnixListener, shared: Arc<StackHandle>) {
     let uid = rustix::process::getuid().as_raw();
     let admission = Arc::new(Admission::default());
     accept_loop(
@@ -70,7 +70,7 @@ async fn accept_loop<S, F: Future<Output = io::Result<S>>>(
 }
 
 /// Serves one connection if it holds a place and comes from the stack's own user.
-async fn serve_one(stream: UnixStream, ticket: Option<Ticket>, uid: u32, shared: Arc<Shared>) {
+async fn serve_one(stream: UnixStream, ticket: Option<Ticket>, uid: u32, shared: Arc<StackHandle>) {
     let peer = stream.peer_cred().map(|c| c.uid()).ok();
     let (read, mut write) = stream.into_split();
     let message = match ticket {
@@ -93,7 +93,7 @@ async fn connection(
     mut read: BufReader<tokio::net::unix::OwnedReadHalf>,
     mut write: OwnedWriteHalf,
     mut ticket: Ticket,
-    shared: Arc<Shared>,
+    shared: Arc<StackHandle>,
 ) {
     let mut line = Vec::new();
     loop {
@@ -198,7 +198,7 @@ pub fn rows(running: &Running) -> Vec<Row> {
         .collect()
 }
 
-fn status(shared: &Shared) -> Reply {
+fn status(shared: &StackHandle) -> Reply {
     Reply::Status {
         stack: shared.name.clone(),
         pid: std::process::id(),
@@ -206,7 +206,7 @@ fn status(shared: &Shared) -> Reply {
     }
 }
 
-fn unknown(shared: &Shared, names: &[String]) -> Option<Reply> {
+fn unknown(shared: &StackHandle, names: &[String]) -> Option<Reply> {
     let name = names.iter().find(|n| shared.running.signal(n).is_none())?;
     Some(Reply::Unknown {
         name: name.clone(),
@@ -214,7 +214,7 @@ fn unknown(shared: &Shared, names: &[String]) -> Option<Reply> {
     })
 }
 
-async fn wait(shared: &Shared, names: Vec<String>, timeout: Option<Duration>) -> Reply {
+async fn wait(shared: &StackHandle, names: Vec<String>, timeout: Option<Duration>) -> Reply {
     let names = if names.is_empty() {
         shared.names.clone()
     } else {
@@ -250,7 +250,7 @@ async fn wait(shared: &Shared, names: Vec<String>, timeout: Option<Duration>) ->
 
 /// Takes `action` on `name`; a start or restart answers once the component is ready (or
 /// failed), a stop once it is stopped.
-async fn act(shared: &Shared, name: &str, action: Action) -> Reply {
+async fn act(shared: &StackHandle, name: &str, action: Action) -> Reply {
     let running = &shared.running;
     if running.act(name, action).await.is_err() {
         return unknown(shared, &[name.to_string()]).unwrap_or(Reply::Done);
@@ -267,7 +267,7 @@ async fn act(shared: &Shared, name: &str, action: Action) -> Reply {
     }
 }
 
-async fn logs(shared: &Shared, names: Vec<String>, write: &mut OwnedWriteHalf) {
+async fn logs(shared: &StackHandle, names: Vec<String>, write: &mut OwnedWriteHalf) {
     if let Some(reply) = unknown(shared, &names) {
         let _ = send(write, &reply).await;
         return;
@@ -287,7 +287,7 @@ async fn logs(shared: &Shared, names: Vec<String>, write: &mut OwnedWriteHalf) {
     .await;
 }
 
-async fn events(shared: &Shared, write: &mut OwnedWriteHalf) {
+async fn events(shared: &StackHandle, write: &mut OwnedWriteHalf) {
     let events = shared.events.subscribe();
     stream(shared, write, events, |event| Some(Reply::Event { event })).await;
 }
@@ -296,7 +296,7 @@ async fn events(shared: &Shared, write: &mut OwnedWriteHalf) {
 /// for this client) until the stack stops or the client goes. A client that falls too far
 /// behind is told how many items it missed (`skipped`), never left to guess.
 async fn stream<T: Clone>(
-    shared: &Shared,
+    shared: &StackHandle,
     write: &mut OwnedWriteHalf,
     mut items: broadcast::Receiver<T>,
     mut reply: impl FnMut(T) -> Option<Reply>,

@@ -1,7 +1,7 @@
 //! The router: every route in one table, which both builds the axum [`Router`] and lists the
 //! routes for the OpenAPI document, so that the document cannot leave one out.
 
-use super::super::supervisor::Shared;
+use super::super::serve::StackHandle;
 use super::{Config, api, auth, metrics, openapi, readyz, sse, ui};
 use axum::Router;
 use axum::handler::Handler;
@@ -21,7 +21,7 @@ pub enum Transport {
 #[derive(Clone)]
 pub struct Api {
     /// The running stack, as the supervisor shares it.
-    pub shared: Arc<Shared>,
+    pub shared: Arc<StackHandle>,
     /// The token and `--read-only`.
     pub access: Arc<Config>,
     /// How this listener's requests come.
@@ -214,7 +214,7 @@ pub fn table() -> Vec<Route> {
 }
 
 /// The router for one listener.
-pub fn router(shared: Arc<Shared>, access: Arc<Config>, transport: Transport) -> Router {
+pub fn router(shared: Arc<StackHandle>, access: Arc<Config>, transport: Transport) -> Router {
     let api = Api {
         shared,
         access,

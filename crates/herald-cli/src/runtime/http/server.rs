@@ -7,7 +7,7 @@
 //! (checked by the peer's credentials, as the control socket does). With nobody connected,
 //! the loops wait in `accept` and nothing wakes.
 
-use super::super::supervisor::Shared;
+use super::super::serve::StackHandle;
 use super::router::{Transport, router};
 use super::{Config, SOCKET};
 use anyhow::Context;
@@ -84,7 +84,7 @@ pub fn bind(config: Config, state_dir: &Path) -> anyhow::Result<Bound> {
 
 impl Bound {
     /// Serves the running stack on both sockets until stopped.
-    pub fn serve(self, shared: Arc<Shared>) -> anyhow::Result<Server> {
+    pub fn serve(self, shared: Arc<StackHandle>) -> anyhow::Result<Server> {
         let access = Arc::new(self.config);
         let mut tasks = Vec::new();
         let app = router(shared.clone(), access.clone(), Transport::Unix);

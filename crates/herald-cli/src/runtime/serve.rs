@@ -1,4 +1,4 @@
-//! The supervisor: runs a stack in this process, for a foreground `herald up` or in the
+//! Serving a stack: the supervisor runs it in this process, for a foreground `herald up` or in the
 //! background for `herald up --detach`.
 //!
 //! 1. claims the state folder and its control socket (another live supervisor: exit 1);
@@ -36,8 +36,8 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 /// slots cost about 2 ms there).
 const EVENT_BACKLOG: usize = 256;
 
-/// What the control server shares with the supervisor.
-pub struct Shared {
+/// The running stack as the control socket and the HTTP interface see it.
+pub struct StackHandle {
     /// The stack's name.
     pub name: String,
     /// The running stack.
@@ -121,7 +121,7 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
     let (finished_tx, finished_rx) = watch::channel(false);
     let (notes_tx, notes_rx) = mpsc::unbounded_channel();
     let (settled_tx, mut settled_rx) = watch::channel(false);
-    let shared = Arc::new(Shared {
+    let shared = Arc::new(StackHandle {
         name: stack.name.clone(),
         running,
         host,
@@ -131,7 +131,7 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
         finished: finished_rx,
         state_dir: stack.state_dir.clone(),
     });
-    let pump = Pump {
+    let pump = EventFanout {
         eventlog,
         progress: Progress::new(&specs, options.style),
         subscribers: events_tx,
@@ -214,9 +214,9 @@ pub fn already_running(stack: &StackFile, pid: Option<u32>) -> String {
 /// A message for the progress display, and who to tell once it is shown.
 type Note = (String, Option<oneshot::Sender<()>>);
 
-/// Writes each event to the event log, the progress display and the `events` subscribers;
+/// Fans each event out to the event log, the progress display and the `events` subscribers;
 /// says when every component has settled for good by itself.
-struct Pump {
+struct EventFanout {
     eventlog: EventLog,
     progress: Progress,
     subscribers: broadcast::Sender<Event>,
@@ -235,7 +235,7 @@ fn settled(state: State) -> bool {
 /// How many of a failed component's last output lines progress shows.
 const TAIL_LINES: usize = 5;
 
-impl Pump {
+impl EventFanout {
     async fn run(mut self, mut events: Events, mut notes: mpsc::UnboundedReceiver<Note>) {
         let mut states: HashMap<String, State> = HashMap::new();
         let mut tick = tokio::time::interval(Duration::from_millis(200));
