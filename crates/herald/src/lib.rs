@@ -105,7 +105,7 @@ pub use duration::{format_duration, parse_duration};
 pub use error::{ConfigError, ConfigProblem, ReadinessError};
 pub use graph::{CriticalPath, Edge, EdgeKind, Graph};
 pub use probe::probes_for;
-pub use process::{LogHub, LogLine, Process, ProcessHost, Stream};
+pub use process::{LogHub, LogLine, Process, ProcessHost, Stream, Usage};
 pub use spec::{BackoffSpec, ComponentSpec, Kind, ReadySpec, RestartPolicy, StartLimit};
 pub use stack::{Running, Stack, UnknownComponent};
 pub use state::{State, Status};
