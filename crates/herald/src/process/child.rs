@@ -215,7 +215,7 @@ impl Inner {
 
         let mut main = MainProcess::default();
         let ending = tokio::select! {
-            status = main.follow(&mut group, &notes) => Ending::Exited(status),
+            status = main.follow(&mut group, &notes, registration.as_ref()) => Ending::Exited(status),
             _ = ctx.stopped() => Ending::Stopped,
             reason = watchdog(self.watchdog, &gate, &notes) => Ending::Watchdog(reason),
         };
@@ -229,7 +229,7 @@ impl Inner {
                 stop_all(&group, &main, &notes, &contained, &containment, signal);
                 let grace = ctx.stop_timeout();
                 let gone = async {
-                    let status = main.follow(&mut group, &notes).await;
+                    let status = main.follow(&mut group, &notes, registration.as_ref()).await;
                     if let Some(leaf) = &contained.leaf {
                         leaf.emptied().await;
                     }
@@ -246,7 +246,7 @@ impl Inner {
                             &containment,
                             libc::SIGKILL,
                         );
-                        main.follow(&mut group, &notes).await
+                        main.follow(&mut group, &notes, registration.as_ref()).await
                     }
                 };
                 let fired = match ending {
@@ -409,9 +409,13 @@ impl MainProcess {
         &mut self,
         group: &mut Group,
         notes: &Notes,
+        registration: Option<&Registration>,
     ) -> io::Result<Option<ExitStatus>> {
         if self.handed.is_none() {
             group.exited().await;
+            if let Some(registration) = registration {
+                registration.drain();
+            }
             let main = notes.mainpid.borrow().clone();
             let main = main.filter(|m| m.pid != group.pgid() && m.alive());
             let Some(main) = main else {

@@ -378,17 +378,35 @@ impl Registry {
                 return Some(*key);
             }
         }
-        if let Some(&key) = self.by_mainpid.get(&pid) {
-            return Some(key);
-        }
-        // SAFETY: getpgid has no memory-safety preconditions.
-        let pgid = unsafe { libc::getpgid(pid as libc::pid_t) };
-        if pgid > 0 {
-            if let Some(&key) = self.by_pgid.get(&(pgid as u32)) {
+        self.lineage_owner(pid)
+            .or_else(|| token::token_of(pid).and_then(|t| self.by_token.get(&t).copied()))
+    }
+
+    /// The run whose group (or main pid) holds `pid` or one of its ancestors up to herald:
+    /// a process that left its run's group is still its leader's descendant, or herald's
+    /// adopted child. Reads `/proc/PID/stat` only, which never fails while the process
+    /// exists (its environment can be unreadable during `execve`).
+    fn lineage_owner(&self, pid: u32) -> Option<u64> {
+        let herald = std::process::id();
+        let mut current = pid;
+        for _ in 0..64 {
+            if let Some(&key) = self.by_mainpid.get(&current) {
                 return Some(key);
             }
+            let (parent, pgid) = token::parent_and_group(current)?;
+            if let Some(&key) = self.by_pgid.get(&pgid) {
+                return Some(key);
+            }
+            if parent == herald {
+                // An adopted orphan: its token tells whose it is.
+                return token::token_of(current).and_then(|t| self.by_token.get(&t).copied());
+            }
+            if parent <= 1 {
+                return None;
+            }
+            current = parent;
         }
-        token::token_of(pid).and_then(|t| self.by_token.get(&t).copied())
+        None
     }
 
     /// Whether one more message from `pid` is within its budget for this second.
@@ -470,9 +488,7 @@ impl Registry {
             }
             return cgroup::cgroup_of(pid).as_deref() == Some(path.as_str());
         }
-        // SAFETY: getpgid has no memory-safety preconditions.
-        let pgid = unsafe { libc::getpgid(pid as libc::pid_t) };
-        (pgid > 0 && run.pgid == Some(pgid as u32))
+        self.lineage_owner(pid) == Some(key)
             || token::token_of(pid).as_deref() == Some(run.claim.token.as_str())
     }
 }
@@ -480,6 +496,7 @@ impl Registry {
 /// The stack's notify socket and the runs that listen on it.
 pub(crate) struct Notify {
     address: String,
+    socket: Arc<UnixDatagram>,
     registry: Arc<Mutex<Registry>>,
     task: tokio::task::JoinHandle<()>,
     path: PathBuf,
@@ -519,11 +536,12 @@ impl Notify {
         std::fs::set_permissions(&bound, std::fs::Permissions::from_mode(0o666))?;
         peer::pass_credentials(socket.as_fd())?;
         socket.set_nonblocking(true)?;
-        let socket = UnixDatagram::from_std(socket)?;
+        let socket = Arc::new(UnixDatagram::from_std(socket)?);
         let registry = Arc::new(Mutex::new(Registry::default()));
-        let task = tokio::spawn(receive(socket, registry.clone()));
+        let task = tokio::spawn(receive(socket.clone(), registry.clone()));
         Ok(Notify {
             address: bound.display().to_string(),
+            socket,
             registry,
             task,
             path: bound,
@@ -542,6 +560,7 @@ impl Notify {
         let key = lock(&self.registry).register(claim, listener);
         Registration {
             registry: self.registry.clone(),
+            socket: self.socket.clone(),
             key,
         }
     }
@@ -550,10 +569,25 @@ impl Notify {
 /// Keeps a run registered; unregisters it when dropped.
 pub(crate) struct Registration {
     registry: Arc<Mutex<Registry>>,
+    socket: Arc<UnixDatagram>,
     key: u64,
 }
 
 impl Registration {
+    /// Handles every message waiting on the socket now, from the calling task: when a
+    /// launcher exits, the `MAINPID=` it sent just before is taken into account first.
+    pub(crate) fn drain(&self) {
+        let mut buf = vec![0u8; LIMIT];
+        for _ in 0..BATCH {
+            let socket = &self.socket;
+            match socket.try_io(Interest::READABLE, || peer::recv(socket.as_fd(), &mut buf)) {
+                Ok(received) => handle(&self.registry, &received, &buf[..received.len]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return,
+            }
+        }
+    }
+
     /// The run's process group, once spawned.
     pub(crate) fn set_pgid(&self, pgid: u32) {
         let mut registry = lock(&self.registry);
@@ -574,7 +608,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-async fn receive(socket: UnixDatagram, registry: Arc<Mutex<Registry>>) {
+async fn receive(socket: Arc<UnixDatagram>, registry: Arc<Mutex<Registry>>) {
     // A longer message is marked truncated by the kernel, and dropped whole.
     let mut buf = vec![0u8; LIMIT];
     loop {

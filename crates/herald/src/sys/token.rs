@@ -37,6 +37,17 @@ pub(crate) fn token_of(pid: u32) -> Option<String> {
         .map(|t| String::from_utf8_lossy(t).into_owned())
 }
 
+/// The parent and the process group of `pid`, from `/proc/PID/stat` (readable at every
+/// instant of a process's life, `execve` included, unlike its environment).
+pub(crate) fn parent_and_group(pid: u32) -> Option<(u32, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+    let _state = fields.next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    let pgid = fields.next()?.parse().ok()?;
+    Some((ppid, pgid))
+}
+
 /// The children of `pid`, from every thread's `children` list.
 pub(crate) fn children_of(pid: &str) -> Vec<u32> {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
@@ -107,7 +118,13 @@ mod tests {
             .env(VAR, "t-1.7")
             .spawn()
             .unwrap();
-        assert_eq!(token_of(child.id()).as_deref(), Some("t-1.7"));
+        let read = (0..100).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            token_of(child.id()).as_deref() == Some("t-1.7")
+        });
+        assert!(read, "the token was never read");
+        let (ppid, _) = parent_and_group(child.id()).unwrap();
+        assert_eq!(ppid, std::process::id());
         assert!(children_of("self").contains(&child.id()));
         child.kill().unwrap();
         child.wait().unwrap();
