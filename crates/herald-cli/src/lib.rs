@@ -3,9 +3,11 @@
 //! - [`stackfile`] reads `herald.toml` or `herald.yaml` into specs, every problem placed;
 //! - [`cli`] is the command line;
 //! - [`graph_view`] draws the dependency graph as text, dot, mermaid or JSON;
-//! - [`runtime`] runs the commands that act on a running stack.
+//! - [`runtime`] runs the commands that act on a running stack;
+//! - [`logging`] writes the supervisor's own log, `herald.log`.
 
 pub mod cli;
 pub mod graph_view;
+pub mod logging;
 pub mod runtime;
 pub mod stackfile;

@@ -86,6 +86,7 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
         }
     };
     let listener = tokio::net::UnixListener::from_std(claimed.listener.try_clone()?)?;
+    crate::logging::install(&stack.state_dir);
     let host = ProcessHost::new(&stack.state_dir)
         .with_context(|| format!("cannot set up {}", stack.state_dir.display()))?;
     // `build::problems` has already refused a file with any of these problems (exit 2).
