@@ -7,7 +7,7 @@ use super::tree::{Entry, Node};
 use herald::{BackoffSpec, ComponentSpec, Kind, RestartPolicy, StartLimit};
 
 /// Every field a component (or `[defaults]`) may set.
-pub const FIELDS: [&str; 14] = [
+pub const FIELDS: [&str; 16] = [
     "command",
     "env",
     "cwd",
@@ -22,6 +22,8 @@ pub const FIELDS: [&str; 14] = [
     "start_limit",
     "stop_signal",
     "stop_timeout",
+    "watchdog",
+    "watchdog_signal",
 ];
 
 const KINDS: [(&str, Kind); 2] = [("service", Kind::Service), ("oneshot", Kind::Oneshot)];
@@ -99,6 +101,12 @@ pub fn apply(spec: &mut ComponentSpec, entry: &Entry, place: &str, c: &mut Check
         }
         "stop_timeout" => {
             spec.stop_timeout = c.duration(node, field, place).unwrap_or(spec.stop_timeout)
+        }
+        "watchdog" => spec.watchdog = c.duration(node, field, place).or(spec.watchdog),
+        "watchdog_signal" => {
+            spec.watchdog_signal = c
+                .non_empty(node, field, place)
+                .unwrap_or(spec.watchdog_signal.clone())
         }
         _ => return false,
     }
