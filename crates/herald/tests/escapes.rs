@@ -221,11 +221,9 @@ fn cgroups_here() -> Result<(), String> {
 }
 
 fn escape(case: &str, cgroups: bool) {
-    if cgroups {
-        if let Err(reason) = cgroups_here() {
-            eprintln!("skipped with cgroups: {reason}");
-            return;
-        }
+    if cgroups && let Err(reason) = cgroups_here() {
+        eprintln!("skipped with cgroups: {reason}");
+        return;
     }
     common::fixture(); // not needed by the cases, but keeps the build out of the timings
     for stop in ["down", "SIGKILL"] {
@@ -291,11 +289,9 @@ fn forking_launcher_without_cgroups() {
 /// SIGKILL of the supervisor at a random instant of the start of 60 components that each
 /// leave a grandchild in their group.
 fn killed_mid_start(cgroups: bool) {
-    if cgroups {
-        if let Err(reason) = cgroups_here() {
-            eprintln!("skipped with cgroups: {reason}");
-            return;
-        }
+    if cgroups && let Err(reason) = cgroups_here() {
+        eprintln!("skipped with cgroups: {reason}");
+        return;
     }
     for _ in 0..4 {
         let mut run = Case::start("many", cgroups);

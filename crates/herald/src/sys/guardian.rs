@@ -191,10 +191,10 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 
 fn send(state: &mut State, text: &str) {
     // A few bytes into a pipe the guardian drains at once: this does not block.
-    if let Some(line) = state.line.as_mut() {
-        if let Err(e) = line.stdin.write_all(text.as_bytes()) {
-            tracing::warn!("cannot write to the process guardian: {e}");
-        }
+    if let Some(line) = state.line.as_mut()
+        && let Err(e) = line.stdin.write_all(text.as_bytes())
+    {
+        tracing::warn!("cannot write to the process guardian: {e}");
     }
 }
 
