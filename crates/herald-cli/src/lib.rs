@@ -4,12 +4,14 @@
 //! - [`cli`] is the command line;
 //! - [`graph_view`] draws the dependency graph as text, dot, mermaid or JSON;
 //! - [`import`] writes a Procfile or a process-compose file as a stack file;
-//! - [`runtime`] runs the commands that act on a running stack.
+//! - [`runtime`] runs the commands that act on a running stack;
+//! - [`logging`] writes the supervisor's own log, `herald.log`.
 
 pub mod cli;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod graph_view;
 pub mod import;
+pub mod logging;
 pub mod runtime;
 pub mod stackfile;

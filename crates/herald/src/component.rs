@@ -108,6 +108,12 @@ pub(crate) struct RunReport {
     pub detail: Option<String>,
     /// A reload is under way (`RELOADING=1`, until the next `READY=1`).
     pub reloading: bool,
+    /// A ready deadline later than the start's, set through [`Context::extend_timeout`]
+    /// (`EXTEND_TIMEOUT_USEC=`); the signal is awaited until then.
+    pub extended: Option<tokio::time::Instant>,
+    /// Why the signal may not have come (a notify message dropped, an `ERRNO=`), set through
+    /// [`Context::note_signal`]: added to the reason of a start that fails for want of one.
+    pub signal_note: Option<String>,
 }
 
 /// The handle a run receives: mark readiness, read other components' signals, see shutdown.
@@ -157,6 +163,29 @@ impl Context {
     pub fn set_reloading(&self, reloading: bool) {
         self.report
             .send_if_modified(|r| std::mem::replace(&mut r.reloading, reloading) != reloading);
+    }
+
+    /// Extends the ready deadline to at least `by` from now, as `EXTEND_TIMEOUT_USEC=` does
+    /// in systemd; never shortens it.
+    pub(crate) fn extend_timeout(&self, by: std::time::Duration) {
+        let until = tokio::time::Instant::now() + by;
+        self.report.send_if_modified(|r| {
+            let later = r.extended.is_none_or(|t| t < until);
+            if later {
+                r.extended = Some(until);
+            }
+            later
+        });
+    }
+
+    /// Notes why the readiness signal may not have come, for the failure's reason.
+    pub(crate) fn note_signal(&self, note: impl Into<String>) {
+        let note = note.into();
+        self.report.send_if_modified(|r| {
+            let changed = r.signal_note.as_deref() != Some(note.as_str());
+            r.signal_note = Some(note);
+            changed
+        });
     }
 
     /// Tells the probes of this run that it shows signs of life (output, a status): a pending

@@ -29,6 +29,18 @@ impl Window {
     }
 }
 
+/// Resolves at `deadline`, or later if the run extended it (`EXTEND_TIMEOUT_USEC=`, see
+/// `Context::extend_timeout`).
+async fn signal_deadline(mut deadline: Instant, report: &watch::Receiver<RunReport>) {
+    loop {
+        tokio::time::sleep_until(deadline).await;
+        match report.borrow().extended {
+            Some(later) if later > deadline => deadline = later,
+            _ => return,
+        }
+    }
+}
+
 /// Resolves `Ok` once every check of `readiness` has passed, or with the first check's error.
 /// `activity` is woken by the run's signs of life (see `Context::stir`).
 pub(crate) async fn await_ready(
@@ -50,6 +62,8 @@ pub(crate) async fn await_ready(
         )));
     }
     if let Some((kind, target)) = readiness.signal {
+        // A second view of the report: the deadline the run extended, and its note.
+        let extended = report.clone();
         let report = &mut report;
         checks.push(futures_util::future::Either::Right(async move {
             tokio::select! {
@@ -60,8 +74,12 @@ pub(crate) async fn await_ready(
                     }
                     Ok(())
                 }
-                _ = tokio::time::sleep_until(window.deadline) => {
-                    let reason = format!("no readiness signal within {}", window.timeout_text());
+                _ = signal_deadline(window.deadline, &extended) => {
+                    let mut reason =
+                        format!("no readiness signal within {}", window.timeout_text());
+                    if let Some(note) = &extended.borrow().signal_note {
+                        reason.push_str(&format!(" ({note})"));
+                    }
                     Err(ReadinessError::new(component, kind, target, reason)
                         .with_elapsed(window.started.elapsed()))
                 }

@@ -48,8 +48,37 @@ fn stack_host() {
     });
 }
 
+/// The guardian among `herald`'s children, if one runs.
+fn guardian_of(herald: u32) -> Option<u32> {
+    let tasks = std::fs::read_dir(format!("/proc/{herald}/task")).ok()?;
+    for task in tasks.flatten() {
+        let list = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        for child in list
+            .split_whitespace()
+            .filter_map(|c| c.parse::<u32>().ok())
+        {
+            let cmdline = std::fs::read(format!("/proc/{child}/cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains("herald-guardian") && alive(child) {
+                return Some(child);
+            }
+        }
+    }
+    None
+}
+
 #[test]
 fn no_child_outlives_a_killed_herald() {
+    killed(false);
+}
+
+#[test]
+fn a_killed_guardian_is_replaced_and_still_nothing_outlives_herald() {
+    killed(true);
+}
+
+/// Runs the stack host, kills its guardian first if asked (a new one must take over), then
+/// kills the host with SIGKILL: every process of the stack must die.
+fn killed(guardian_first: bool) {
     if std::env::var_os(STACK_DIR).is_some() {
         return;
     }
@@ -71,6 +100,16 @@ fn no_child_outlives_a_killed_herald() {
     let mut pids = read_pids(&dir.path().join("a.pids"), 3);
     pids.extend(read_pids(&dir.path().join("b.pids"), 3));
     assert!(pids.iter().all(|&p| alive(p)));
+
+    if guardian_first {
+        let old = guardian_of(herald.id()).expect("a guardian runs");
+        // SAFETY: kill(2) has no memory-safety preconditions.
+        unsafe { libc::kill(old as i32, libc::SIGKILL) };
+        let replaced = eventually(Duration::from_secs(10), || {
+            guardian_of(herald.id()).is_some_and(|new| new != old)
+        });
+        assert!(replaced, "no new guardian took over from {old}");
+    }
 
     herald.kill().unwrap(); // SIGKILL: no cleanup code of herald's runs
     herald.wait().unwrap();

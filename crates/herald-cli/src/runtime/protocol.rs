@@ -72,6 +72,27 @@ pub struct Row {
     pub last_error: Option<String>,
     /// The last error, structured.
     pub error: Option<ReadinessError>,
+    /// How its run is contained, while it runs: `cgroup` or `process-group`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub containment: Option<String>,
+    /// CPU time of its run's processes, in milliseconds (with cgroups).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_ms: Option<u64>,
+    /// Memory its run's processes use, in bytes (with cgroups and their memory controller).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_bytes: Option<u64>,
+}
+
+impl Row {
+    /// The row with its run's containment and usage, as `host` tells them.
+    pub fn with_usage(mut self, host: &herald::ProcessHost) -> Self {
+        if let Some(usage) = host.usage(&self.name) {
+            self.containment = Some(usage.containment.to_string());
+            self.cpu_ms = usage.cpu_ms;
+            self.memory_bytes = usage.memory_bytes;
+        }
+        self
+    }
 }
 
 /// One captured output line.

@@ -103,6 +103,7 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
         }
     };
     let listener = tokio::net::UnixListener::from_std(claimed.listener.try_clone()?)?;
+    crate::logging::install(&stack.state_dir);
     let api = super::http::bind(options.http, &stack.state_dir)?;
     let host = ProcessHost::new(&stack.state_dir)
         .with_context(|| format!("cannot set up {}", stack.state_dir.display()))?;
@@ -182,6 +183,8 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
         std::process::exit(1);
     });
     shared.running.shutdown().await;
+    // Nothing is left to guard: the guardian goes before `down` is answered.
+    shared.host.close();
     drop(notes_tx);
     let _ = pump.await;
     server.abort();

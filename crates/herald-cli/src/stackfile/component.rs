@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Every field a component (or `[defaults]`) may set.
-pub const FIELDS: [&str; 19] = [
+pub const FIELDS: [&str; 21] = [
     "command",
     "env",
     "env_file",
@@ -31,7 +31,21 @@ pub const FIELDS: [&str; 19] = [
     "stop_timeout",
     "live",
     "logs",
+    "watchdog",
+    "watchdog_signal",
 ];
+
+/// A signal by name (`SIGTERM`, `TERM`) or number.
+fn signal(node: &Node, field: &str, place: &str, c: &mut Checker) -> Option<UnixSignal> {
+    let name = c.non_empty(node, field, place)?;
+    match name.parse::<UnixSignal>() {
+        Ok(signal) => Some(signal),
+        Err(e) => {
+            c.error(node, format!("`{field}` in {place}: {e}"));
+            None
+        }
+    }
+}
 
 const KINDS: [(&str, Kind); 2] = [("service", Kind::Service), ("oneshot", Kind::Oneshot)];
 
@@ -138,17 +152,16 @@ pub fn apply(spec: &mut ComponentSpec, entry: &Entry, place: &str, c: &mut Check
         "restart_backoff" => backoff(&mut spec.restart_backoff, node, field, place, c),
         "start_limit" => start_limit(&mut spec.start_limit, node, place, c),
         "stop_signal" => {
-            if let Some(name) = c.non_empty(node, field, place) {
-                match name.parse::<UnixSignal>() {
-                    Ok(signal) => spec.stop_signal = signal,
-                    Err(e) => c.error(node, format!("`{field}` in {place}: {e}")),
-                }
-            }
+            spec.stop_signal = signal(node, field, place, c).unwrap_or(spec.stop_signal)
         }
         "stop_timeout" => {
             spec.stop_timeout = c.duration(node, field, place).unwrap_or(spec.stop_timeout)
         }
         "logs" => spec.logs = super::retention::read(node, field, place, c).unwrap_or(spec.logs),
+        "watchdog" => spec.watchdog = c.duration(node, field, place).or(spec.watchdog),
+        "watchdog_signal" => {
+            spec.watchdog_signal = signal(node, field, place, c).unwrap_or(spec.watchdog_signal)
+        }
         _ => return false,
     }
     c.problems.len() == before

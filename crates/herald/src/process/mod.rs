@@ -25,15 +25,21 @@
 //! ```
 //!
 //! What each child gets: its argv run directly (no shell), herald's environment plus `env`,
-//! `HERALD_COMPONENT=<name>`, `NOTIFY_SOCKET` when `ready.notify` is set (and never herald's
-//! own), `cwd` as given, stdin from `/dev/null`, its own process group, and SIGKILL as its
-//! parent-death signal.
+//! `HERALD_COMPONENT=<name>`, `HERALD_RUN_TOKEN=<token of the run>`, `NOTIFY_SOCKET` when
+//! `ready.notify` or `watchdog` is set (and never herald's own), `WATCHDOG_USEC` and
+//! `WATCHDOG_PID` with `watchdog`, `cwd` as given, stdin from `/dev/null`, its own process
+//! group, its own cgroup where there are cgroups, and SIGKILL as its parent-death signal.
 //!
-//! # Children never outlive herald
-//! - a normal stop signals the whole group, then SIGKILLs it after `stop_timeout`;
-//! - when a leader exits, the rest of its group is SIGKILLed;
+//! # No process escapes
+//! - each run has a cgroup of its own where a writable cgroup v2 hierarchy exists (see
+//!   `sys/cgroup.rs`); elsewhere its processes carry its run token (see `sys/token.rs`);
+//! - a normal stop signals the group, the main pid and the cgroup (or every process with the
+//!   token), then kills them all after `stop_timeout`;
+//! - when a run ends, whatever is left of it is killed;
 //! - if herald dies, even by SIGKILL, the kernel kills each direct child (parent-death
-//!   signal) and the guardian kills every group (see `sys/guardian.rs`).
+//!   signal) and the guardian kills the stack's cgroup, every group, and every process with
+//!   the stack's token (see `sys/guardian.rs`). The guardian knows each group before its
+//!   leader runs, and a guardian that dies is replaced.
 //!
 //! The parent-death signal fires when the *thread* that spawned the child ends, so every
 //! child is spawned by one thread that lives as long as the process (see `sys/spawn.rs`).
@@ -50,11 +56,12 @@ pub use logs::{
     rotated_copy, rotation_header,
 };
 
-use crate::sys::{Containment, limits};
+use crate::sys::{Containment, RunBox, limits};
 use crate::{ComponentSpec, ConfigProblem, Probe};
+use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// The resources the process components of one stack share. Cheap to clone.
 #[derive(Clone)]
@@ -67,6 +74,38 @@ pub(crate) struct HostInner {
     hub: LogHub,
     notify: notify::Notify,
     containment: Arc<Containment>,
+    /// The cgroup of each component's current run, for [`ProcessHost::usage`].
+    cgroups: Mutex<HashMap<Arc<str>, PathBuf>>,
+}
+
+/// What a component's current run uses, and how it is contained: for `status --json`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Usage {
+    /// `cgroup` (each run in a cgroup of its own) or `process-group` (process groups and run
+    /// tokens, where there are no cgroups).
+    pub containment: &'static str,
+    /// CPU time of the run's processes so far, in milliseconds (with cgroups).
+    pub cpu_ms: Option<u64>,
+    /// Memory the run's processes use, in bytes (with cgroups and their memory controller).
+    pub memory_bytes: Option<u64>,
+}
+
+/// Keeps a run's cgroup listed for [`ProcessHost::usage`] while it runs.
+pub(crate) struct Shown<'a> {
+    host: &'a ProcessHost,
+    name: Arc<str>,
+}
+
+impl Drop for Shown<'_> {
+    fn drop(&mut self) {
+        let mut cgroups = self
+            .host
+            .inner
+            .cgroups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        cgroups.remove(&self.name);
+    }
 }
 
 impl std::fmt::Debug for ProcessHost {
@@ -81,9 +120,11 @@ impl std::fmt::Debug for ProcessHost {
 
 impl ProcessHost {
     /// Creates `<state_dir>/logs`, binds the stack's notify socket
-    /// (`<state_dir>/notify.sock`, or an abstract socket if that path is too long for a
-    /// socket address), starts the guardian, and makes herald the child subreaper of its
-    /// descendants. Needs a Tokio runtime.
+    /// (`<state_dir>/notify.sock`, or a link from there to a short folder of herald's own if
+    /// that path is too long for a socket address), creates the stack's cgroup where a
+    /// writable cgroup v2 hierarchy allows it (not with `HERALD_CGROUPS=off`), starts the
+    /// guardian, and makes herald the child subreaper of its descendants. Needs a Tokio
+    /// runtime.
     ///
     /// Two process-wide effects: herald becomes the child subreaper (orphaned descendants are
     /// re-parented to it and reaped by it), and its soft open-file limit is raised to the hard
@@ -100,7 +141,7 @@ impl ProcessHost {
                 format!("cannot create {}: {e}", logs_dir.display()),
             )
         })?;
-        let containment = Arc::new(Containment::start()?);
+        let containment = Containment::start()?;
         limits::raise_nofile();
         let socket = state_dir.join("notify.sock");
         let notify = notify::Notify::bind(&socket).map_err(|e| {
@@ -112,6 +153,7 @@ impl ProcessHost {
                 hub: LogHub::new(),
                 notify,
                 containment,
+                cgroups: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -143,10 +185,49 @@ impl ProcessHost {
             notify: spec.ready.notify(),
             log: spec.ready.log().map(|pattern| pattern.regex().clone()),
             stop_signal: spec.stop_signal.number(),
+            watchdog: spec.watchdog,
+            watchdog_signal: spec.watchdog_signal.number(),
             probes,
             file: OnceLock::new(),
             logs: spec.logs,
         }))
+    }
+
+    /// How the component's current run is contained and, with cgroups, what it uses (CPU
+    /// time from `cpu.stat`, memory from `memory.current`); `None` when it does not run.
+    pub fn usage(&self, component: &str) -> Option<Usage> {
+        let containment = self.inner.containment.kind();
+        let cgroups = self.inner.cgroups.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = cgroups.get(component)?;
+        let usage = if dir.as_os_str().is_empty() {
+            crate::sys::cgroup::Usage::default()
+        } else {
+            crate::sys::cgroup::usage_of(dir)
+        };
+        Some(Usage {
+            containment,
+            cpu_ms: usage.cpu_ms,
+            memory_bytes: usage.memory_bytes,
+        })
+    }
+
+    /// `cgroup` or `process-group`: how this host contains its runs.
+    pub fn containment(&self) -> &'static str {
+        self.inner.containment.kind()
+    }
+
+    /// Lists the run's cgroup (if any) for [`ProcessHost::usage`] until the guard drops.
+    pub(crate) fn running(&self, name: &Arc<str>, contained: &RunBox) -> Shown<'_> {
+        let dir = contained
+            .leaf
+            .as_ref()
+            .map_or_else(PathBuf::new, |l| l.dir().to_path_buf());
+        let mut cgroups = self.inner.cgroups.lock().unwrap_or_else(|e| e.into_inner());
+        cgroups.insert(name.clone(), dir);
+        Shown {
+            host: self,
+            name: name.clone(),
+        }
     }
 
     /// The live lines of every component.
@@ -164,8 +245,16 @@ impl ProcessHost {
         self.inner.logs_dir.join(format!("{safe}.log"))
     }
 
-    /// The notify socket children get as `NOTIFY_SOCKET`: a path, or `@name` for an abstract
-    /// socket.
+    /// Ends the host's guard over its processes once the stack has stopped cleanly (every
+    /// component down): the guardian leaves at once instead of searching for survivors when
+    /// herald exits, and is gone when this returns. Processes started afterwards are not
+    /// guarded if herald is killed.
+    pub fn close(&self) {
+        self.inner.containment.dismiss_guardian();
+    }
+
+    /// The notify socket children get as `NOTIFY_SOCKET`: always a filesystem path short
+    /// enough for every client.
     pub fn notify_socket(&self) -> &Path {
         Path::new(self.inner.notify.address())
     }

@@ -4,12 +4,14 @@
 
 use crate::Context;
 use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::watch;
 
 /// Marks a run ready once the notify and log events it waits for have both happened.
 pub(crate) struct Gate {
     ctx: Context,
     notified: AtomicBool,
     logged: AtomicBool,
+    open: watch::Sender<bool>,
 }
 
 impl Gate {
@@ -19,6 +21,7 @@ impl Gate {
             ctx,
             notified: AtomicBool::new(!notify),
             logged: AtomicBool::new(!log),
+            open: watch::Sender::new(!notify && !log),
         }
     }
 
@@ -39,8 +42,20 @@ impl Gate {
         !self.logged.load(Ordering::Relaxed)
     }
 
+    /// Whether every event asked for has happened.
+    pub(crate) fn is_open(&self) -> bool {
+        *self.open.borrow()
+    }
+
+    /// Resolves once every event asked for has happened.
+    pub(crate) async fn opened(&self) {
+        let mut open = self.open.subscribe();
+        let _ = open.wait_for(|o| *o).await;
+    }
+
     fn check(&self) {
         if self.notified.load(Ordering::SeqCst) && self.logged.load(Ordering::SeqCst) {
+            self.open.send_replace(true);
             self.ctx.ready();
         }
     }

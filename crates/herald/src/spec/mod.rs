@@ -109,6 +109,29 @@ fn default_stop_timeout() -> Duration {
     Duration::from_secs(10)
 }
 
+fn default_watchdog_signal() -> UnixSignal {
+    UnixSignal::ABRT
+}
+
+/// `Option<Duration>` as an optional duration string (for `watchdog`).
+mod serde_duration_opt {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(value: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(d) => s.serialize_str(&crate::format_duration(*d)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|text| crate::parse_duration(&text).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
 /// One component: what it runs, what it needs, how its readiness is judged.
 ///
 /// Field names and defaults follow the stack file contract. `name` is not a field of the
@@ -175,6 +198,15 @@ pub struct ComponentSpec {
     /// Retention of the component's log files.
     #[serde(default)]
     pub logs: crate::LogRetention,
+    /// The watchdog period: once ready, the process must send `WATCHDOG=1` on the notify
+    /// socket at least this often (it gets `WATCHDOG_USEC` and `WATCHDOG_PID`), or the run
+    /// fails with check `watchdog`. `None`: no watchdog.
+    #[serde(default, with = "serde_duration_opt")]
+    pub watchdog: Option<Duration>,
+    /// The signal sent when the watchdog fires, before SIGKILL after `stop_timeout`
+    /// (default `SIGABRT`, as systemd's).
+    #[serde(default = "default_watchdog_signal")]
+    pub watchdog_signal: UnixSignal,
 }
 
 impl ComponentSpec {
@@ -200,6 +232,8 @@ impl ComponentSpec {
             stop_timeout: default_stop_timeout(),
             live: None,
             logs: crate::LogRetention::default(),
+            watchdog: None,
+            watchdog_signal: UnixSignal::ABRT,
         }
     }
 

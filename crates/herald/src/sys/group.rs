@@ -27,6 +27,8 @@ pub(crate) struct Group {
     waiter: Option<JoinHandle<io::Result<ExitStatus>>>,
     /// The leader's status, once reaped.
     status: Option<io::Result<ExitStatus>>,
+    /// The leader was reaped.
+    reaped: bool,
     finished: bool,
 }
 
@@ -51,6 +53,7 @@ impl Group {
             exit,
             waiter: None,
             status: None,
+            reaped: false,
             finished: false,
         }
     }
@@ -85,16 +88,41 @@ impl Group {
         kill_group(self.pgid, signal);
     }
 
-    /// Waits for the leader, kills whatever is left of the group, and reaps the leader.
+    /// Sends `signal` to the group while its leader is alive or an unreaped zombie (after
+    /// [`Group::reap_leader`], the group id may name someone else's group).
+    pub fn signal_if_unreaped(&self, signal: i32) {
+        if !self.reaped && !self.finished {
+            self.signal(signal);
+        }
+    }
+
+    /// Reaps the leader once it has exited, leaving the rest of the group alone (a launcher
+    /// that handed over to a main pid). Call after [`Group::exited`].
+    pub fn reap_leader(&mut self) -> io::Result<ExitStatus> {
+        if self.status.is_none() {
+            self.status = Some(reap(self.pgid));
+        }
+        self.reaped = true;
+        copy(self.status.as_ref().expect("set above"))
+    }
+
+    /// Waits for the leader, kills whatever is left of the group (unless the leader was
+    /// reaped already, see [`Group::reap_leader`]), and reaps the leader. Calling it again
+    /// gives the same status.
     pub async fn finish(&mut self) -> io::Result<ExitStatus> {
         self.exited().await;
-        self.signal(libc::SIGKILL);
-        self.release();
-        match self.status.take() {
-            Some(status) => status,
-            // The leader has exited, so this does not block.
-            None => reap(self.pgid),
+        if !self.reaped && !self.finished {
+            self.signal(libc::SIGKILL);
         }
+        if !self.finished {
+            self.release();
+        }
+        if self.status.is_none() {
+            // The leader has exited, so this does not block.
+            self.status = Some(reap(self.pgid));
+        }
+        self.reaped = true;
+        copy(self.status.as_ref().expect("set above"))
     }
 
     fn release(&mut self) {
@@ -105,12 +133,21 @@ impl Group {
     }
 }
 
+fn copy(status: &io::Result<ExitStatus>) -> io::Result<ExitStatus> {
+    match status {
+        Ok(status) => Ok(*status),
+        Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+    }
+}
+
 impl Drop for Group {
     fn drop(&mut self) {
         if self.finished {
             return;
         }
-        self.signal(libc::SIGKILL);
+        if !self.reaped {
+            self.signal(libc::SIGKILL);
+        }
         self.release();
         if self.status.is_some() || self.waiter.is_some() {
             return; // reaped, or being reaped

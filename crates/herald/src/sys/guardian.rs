@@ -1,101 +1,289 @@
-//! The guardian: a tiny `sh` process that kills every component's process group if herald
-//! dies, however it dies (even by SIGKILL, when no cleanup code of ours can run).
+//! The guardian: a tiny `sh` process that kills every process of the stack if herald dies,
+//! however it dies (even by SIGKILL, when no cleanup code of ours can run).
 //!
 //! The direct child of each component gets a parent-death signal, but its own children do
 //! not. So herald starts one guardian per [`ProcessHost`](crate::ProcessHost), in its own
-//! process group and deaf to terminal signals, with a pipe from herald as its stdin. Herald
-//! writes `+PGID` when a component's group starts and `-PGID` once it has ended. When the pipe
-//! reaches end of file (the last writer, herald, is gone) the guardian sends SIGKILL to every
-//! group still listed, then exits. It does no work and forks nothing while it waits: `read`,
-//! `case`, `eval` and `unset` are shell builtins, and each group is a shell variable of its
-//! own (`g<PGID>`), so listing or unlisting one costs the same with 1,000 groups as with one
-//! (a single string of groups, searched with patterns, cost seconds of CPU to unlist 1,000).
-//! At the end it reads the variables left from `set`, with builtins only: nothing it needs
-//! then has to be found on disk.
+//! process group and deaf to terminal signals, with a pipe from herald as its stdin. It is
+//! told, one line each:
+//! - `C<folder>`: the stack's cgroup (see `cgroup.rs`), killed whole through `cgroup.kill`;
+//! - `T<token>`: the stack's run token (see `token.rs`): every process whose environment
+//!   carries it is killed;
+//! - `+PGID` when a process group starts and `-PGID` once it has ended. The child itself
+//!   writes its `+PGID` line, before `execve` (see `spawn.rs`): the guardian knows a group
+//!   before its leader can fork, so herald killed at any instant leaks nothing.
 //!
-//! Limits: a process that leaves its group (`setsid`, `setpgid`) escapes the guardian; so
-//! does a grandchild forked in the instant between a spawn and its `+PGID` line.
+//! When the pipe reaches end of file (the last writer, herald, is gone) the guardian kills
+//! the cgroup, every group still listed, and every process with the token, then exits. It
+//! does no work and forks nothing while it waits: `read`, `case`, `eval` and `unset` are
+//! shell builtins, and each group is a shell variable of its own (`g<PGID>`), so listing or
+//! unlisting one costs the same with 1,000 groups as with one. At the end it uses builtins
+//! only (`set`, `kill`, `echo`, globbing): nothing it needs then has to be found on disk.
+//!
+//! The guardian is watched: if it dies (someone killed it), herald starts a new one at once,
+//! tells it everything it is to guard again, and says so in its log.
 
+use std::collections::HashSet;
 use std::io::Write;
+use std::os::fd::{AsRawFd, RawFd};
 use std::process::{ChildStdin, Command, Stdio};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 const SCRIPT: &str = r#"trap '' INT TERM HUP QUIT
+t= c=
 while IFS= read -r l; do
   p=${l#?}
+  case $l in
+    T*) t=$p; continue ;;
+    C*) c=$p; continue ;;
+    Q) exit 0 ;;
+  esac
   case $p in ''|*[!0-9]*) continue ;; esac
   case $l in
     +*) eval "g$p=" ;;
     -*) unset "g$p" ;;
   esac
 done
+if [ -n "$c" ]; then
+  echo 1 >"$c/cgroup.kill" 2>/dev/null || for f in "$c"/*/cgroup.procs; do
+    while IFS= read -r p; do kill -9 "$p" 2>/dev/null; done <"$f"
+  done
+fi
 set | while IFS= read -r v; do
   p=${v%%=*}; p=${p#g}
   case $v in g*=*) case $p in ''|*[!0-9]*) ;; *) kill -9 "-$p" 2>/dev/null ;; esac ;; esac
 done
+if [ -n "$t" ]; then
+  n=0
+  while [ $n -lt 5 ]; do
+    k=
+    for f in /proc/[0-9]*/environ; do
+      m=
+      { while IFS= read -r e || [ -n "$e" ]; do
+          case $e in *"HERALD_RUN_TOKEN=$t."*) m=1; break ;; esac
+        done; } <"$f" 2>/dev/null
+      if [ -n "$m" ]; then p=${f#/proc/}; kill -9 "${p%/environ}" 2>/dev/null && k=1; fi
+    done
+    [ -z "$k" ] && break
+    n=$((n+1))
+  done
+fi
 "#;
 
-/// The writing end of the guardian's pipe.
+/// What the guardian is told, kept so that a new one can be told again.
+#[derive(Debug, Default)]
+struct Duty {
+    cgroup: Option<String>,
+    token: Option<String>,
+    groups: HashSet<u32>,
+}
+
+/// The live guardian: its pid and the writing end of its pipe.
+#[derive(Debug)]
+pub(crate) struct Line {
+    pid: u32,
+    stdin: ChildStdin,
+    /// Answered once the guardian process has exited.
+    gone: std::sync::mpsc::Receiver<()>,
+}
+
+impl Line {
+    /// The pipe's descriptor, which a child writes its `+PGID` line to before `execve`.
+    pub(crate) fn fd(&self) -> RawFd {
+        self.stdin.as_raw_fd()
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    line: Option<Line>,
+    duty: Duty,
+    /// Whether the guardian is being dropped (its end is then expected).
+    closing: bool,
+}
+
+/// The guardian of one stack.
 #[derive(Debug)]
 pub(crate) struct Guardian {
-    pid: u32,
-    stdin: Mutex<ChildStdin>,
+    state: Arc<Mutex<State>>,
 }
 
 impl Guardian {
-    /// Starts the guardian.
-    pub(crate) fn start() -> std::io::Result<Guardian> {
-        use std::os::unix::process::CommandExt;
-        let mut child = Command::new("/bin/sh")
-            .args(["-c", SCRIPT, "herald-guardian"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot start /bin/sh: {e}")))?;
-        let stdin = child.stdin.take().expect("stdin is piped");
-        let pid = child.id();
-        // The guardian lives as long as herald; a thread waits on it so it is reaped if
-        // someone kills it, and says so.
-        std::thread::Builder::new()
-            .name("herald-guardian".into())
-            .spawn(move || {
-                let status = child.wait();
-                tracing::debug!(pid, ?status, "the process guardian ended");
-            })?;
-        Ok(Guardian {
-            pid,
-            stdin: Mutex::new(stdin),
-        })
+    /// Starts the guardian, to kill the cgroup `cgroup` and the processes with `token`.
+    pub(crate) fn start(
+        cgroup: Option<String>,
+        token: Option<String>,
+    ) -> std::io::Result<Guardian> {
+        let state = Arc::new(Mutex::new(State {
+            line: None,
+            duty: Duty {
+                cgroup,
+                token,
+                groups: HashSet::new(),
+            },
+            closing: false,
+        }));
+        {
+            let mut guard = lock(&state);
+            let line = launch(&state, &guard.duty)?;
+            guard.line = Some(line);
+        }
+        Ok(Guardian { state })
     }
 
     /// The guardian's pid.
     pub(crate) fn pid(&self) -> u32 {
-        self.pid
+        lock(&self.state).line.as_ref().map_or(0, |l| l.pid)
     }
 
     /// Lists a group the guardian must kill if herald dies.
     pub(crate) fn watch(&self, pgid: u32) {
-        self.send(&format!("+{pgid}\n"));
+        let mut state = lock(&self.state);
+        if state.duty.groups.insert(pgid) {
+            send(&mut state, &format!("+{pgid}\n"));
+        }
     }
 
     /// Unlists a group that has ended.
     pub(crate) fn release(&self, pgid: u32) {
-        self.send(&format!("-{pgid}\n"));
+        let mut state = lock(&self.state);
+        if state.duty.groups.remove(&pgid) {
+            send(&mut state, &format!("-{pgid}\n"));
+        }
     }
 
-    fn send(&self, line: &str) {
-        // A few bytes into a pipe the guardian drains at once: this does not block.
-        let mut stdin = self.stdin.lock().unwrap_or_else(|e| e.into_inner());
-        if let Err(e) = stdin.write_all(line.as_bytes()) {
-            tracing::warn!(
-                "the process guardian is gone ({e}); children may outlive a crash of herald"
-            );
+    /// Holds the guardian while a child is spawned: the child writes `+PGID` to the pipe
+    /// itself (so the pipe must not be replaced meanwhile), then [`Spawning::spawned`] notes
+    /// the group.
+    pub(crate) fn spawning(&self) -> Spawning<'_> {
+        Spawning {
+            state: lock(&self.state),
         }
     }
 }
 
+/// The guardian, held while a child is spawned.
+pub(crate) struct Spawning<'a> {
+    state: MutexGuard<'a, State>,
+}
+
+impl Spawning<'_> {
+    /// The descriptor the child writes its line to, if the guardian runs.
+    pub(crate) fn fd(&self) -> Option<RawFd> {
+        self.state.line.as_ref().map(Line::fd)
+    }
+
+    /// The child `pgid` was spawned and has listed itself.
+    pub(crate) fn spawned(mut self, pgid: u32) {
+        if self.state.duty.groups.insert(pgid) && self.state.line.is_none() {
+            tracing::warn!(pgid, "no process guardian runs: the group is not guarded");
+        }
+    }
+}
+
+impl Guardian {
+    /// Lets the guardian go once nothing of the stack is left (a clean stop): it exits
+    /// without killing or searching anything, and this waits (a moment at most) until it has.
+    pub(crate) fn dismiss(&self) {
+        let gone = {
+            let mut state = lock(&self.state);
+            state.closing = true;
+            send(&mut state, "Q\n");
+            state.line.take()
+        };
+        if let Some(line) = gone {
+            drop(line.stdin);
+            let _ = line.gone.recv_timeout(std::time::Duration::from_secs(2));
+        }
+    }
+}
+
+impl Drop for Guardian {
+    fn drop(&mut self) {
+        let mut state = lock(&self.state);
+        state.closing = true;
+        state.line = None; // closes the pipe: the guardian kills what is left, and ends
+    }
+}
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn send(state: &mut State, text: &str) {
+    // A few bytes into a pipe the guardian drains at once: this does not block.
+    if let Some(line) = state.line.as_mut()
+        && let Err(e) = line.stdin.write_all(text.as_bytes())
+    {
+        tracing::warn!("cannot write to the process guardian: {e}");
+    }
+}
+
+/// Starts a guardian process told `duty`, and a thread that restarts it if it dies.
+fn launch(state: &Arc<Mutex<State>>, duty: &Duty) -> std::io::Result<Line> {
+    use std::os::unix::process::CommandExt;
+    let mut child = Command::new("/bin/sh")
+        .args(["-c", SCRIPT, "herald-guardian"])
+        .env_remove(super::token::VAR)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot start /bin/sh: {e}")))?;
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let pid = child.id();
+    let mut told = String::new();
+    if let Some(cgroup) = &duty.cgroup {
+        told.push_str(&format!("C{cgroup}\n"));
+    }
+    if let Some(token) = &duty.token {
+        told.push_str(&format!("T{token}\n"));
+    }
+    for pgid in &duty.groups {
+        told.push_str(&format!("+{pgid}\n"));
+    }
+    stdin.write_all(told.as_bytes())?;
+    let weak: Weak<Mutex<State>> = Arc::downgrade(state);
+    let (exited, gone) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("herald-guardian".into())
+        .spawn(move || {
+            let status = child.wait();
+            let _ = exited.send(());
+            watched(weak, pid, status);
+        })?;
+    Ok(Line { pid, stdin, gone })
+}
+
+/// The guardian `pid` ended: unless herald is letting it go, start a new one.
+fn watched(state: Weak<Mutex<State>>, pid: u32, status: std::io::Result<std::process::ExitStatus>) {
+    let Some(state) = state.upgrade() else {
+        return;
+    };
+    let mut guard = lock(&state);
+    if guard.closing || guard.line.as_ref().is_none_or(|l| l.pid != pid) {
+        return;
+    }
+    tracing::warn!(
+        pid,
+        ?status,
+        "the process guardian died; starting a new one"
+    );
+    guard.line = None;
+    match launch(&state, &guard.duty) {
+        Ok(line) => {
+            tracing::warn!(
+                pid = line.pid,
+                groups = guard.duty.groups.len(),
+                "a new process guardian took over"
+            );
+            guard.line = Some(line);
+        }
+        Err(e) => tracing::error!(
+            "cannot start a new process guardian ({e}); processes may outlive a crash of herald"
+        ),
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,8 +310,29 @@ mod tests {
     }
 
     #[test]
+    fn a_dismissed_guardian_is_gone_when_dismiss_returns_and_kills_nothing() {
+        let guardian = Guardian::start(None, None).unwrap();
+        let pid = guardian.pid();
+        let mut listed = sleeper();
+        guardian.watch(listed.id());
+        guardian.dismiss();
+        let gone = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+            stat.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        });
+        assert!(gone, "the guardian {pid} still runs");
+        drop(guardian);
+        assert!(!exited_within(&mut listed, Duration::from_millis(200)));
+        let _ = listed.kill();
+        let _ = listed.wait();
+    }
+
+    #[test]
     fn listed_groups_die_with_the_pipe_and_released_ones_do_not() {
-        let guardian = Guardian::start().unwrap();
+        let guardian = Guardian::start(None, None).unwrap();
         let (mut watched, mut released) = (sleeper(), sleeper());
         guardian.watch(watched.id());
         guardian.watch(released.id());
@@ -137,7 +346,7 @@ mod tests {
 
     #[test]
     fn a_thousand_groups_listed_and_released_in_any_order_leave_the_right_ones() {
-        let guardian = Guardian::start().unwrap();
+        let guardian = Guardian::start(None, None).unwrap();
         let (mut first, mut released, mut last) = (sleeper(), sleeper(), sleeper());
         guardian.watch(first.id());
         guardian.watch(released.id());

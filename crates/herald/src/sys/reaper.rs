@@ -37,6 +37,10 @@ pub(crate) fn disown(pid: u32) {
     }
 }
 
+pub(crate) fn is_owned(pid: u32) -> bool {
+    owned(pid as i32)
+}
+
 fn owned(pid: i32) -> bool {
     let owned = OWNED.lock().unwrap_or_else(|e| e.into_inner());
     owned.as_ref().is_some_and(|o| o.contains(&pid))

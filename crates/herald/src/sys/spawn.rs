@@ -11,11 +11,21 @@
 //! 1. every signal handler herald installed is reset to the default (a handler must never run
 //!    in the child, which shares herald's memory), as is `SIGPIPE`; signals are blocked from
 //!    before the clone until the handlers are reset;
-//! 2. it becomes the leader of a new process group;
-//! 3. SIGKILL becomes its parent-death signal, and it exits at once if herald already died;
-//! 4. the open-file limit herald started with is restored (see `limits.rs`);
-//! 5. stdin is `/dev/null`, stdout and stderr are pipes to herald;
-//! 6. it enters its working folder, unblocks signals, and runs the program.
+//! 2. it enters its run's cgroup, where there is one, by writing `0` to the leaf's
+//!    `cgroup.procs` (opened by herald beforehand; see `cgroup.rs`);
+//! 3. it becomes the leader of a new process group;
+//! 4. SIGKILL becomes its parent-death signal, and it exits at once if herald already died;
+//! 5. it lists its group with the guardian itself (`+PGID` into the guardian's pipe), so the
+//!    guardian knows the group before anything in it can fork; the spawner holds the
+//!    guardian meanwhile, so the pipe is not replaced under it (see `guardian.rs`);
+//! 6. the open-file limit herald started with is restored (see `limits.rs`);
+//! 7. stdin is `/dev/null`, stdout and stderr are pipes to herald;
+//! 8. it enters its working folder, unblocks signals, and runs the program.
+//!
+//! `clone3` with `CLONE_INTO_CGROUP` would place the child in its cgroup from its first
+//! instruction, but a `clone3` that shares memory and runs on a new stack cannot be called
+//! from Rust without assembly of our own; step 2 comes before the child can do anything
+//! else, which gives the same guarantee.
 //!
 //! A step that fails leaves its number and `errno` in memory herald reads once the spawning
 //! thread resumes, so the error names the step (`cannot enter the working folder ...`).
@@ -55,6 +65,10 @@ pub(crate) struct Command {
     /// Changes to herald's own environment: `None` removes the variable.
     env: BTreeMap<OsString, Option<OsString>>,
     cwd: Option<PathBuf>,
+    /// The `cgroup.procs` of the cgroup the child enters.
+    cgroup: Option<Arc<OwnedFd>>,
+    /// Whether the child gets `WATCHDOG_PID=<its own pid>`.
+    watchdog_pid: bool,
 }
 
 /// A started child: its process group (led by the child) and the read ends of its output.
@@ -71,6 +85,8 @@ impl Command {
             args: Vec::new(),
             env: BTreeMap::new(),
             cwd: None,
+            cgroup: None,
+            watchdog_pid: false,
         }
     }
 
@@ -100,16 +116,32 @@ impl Command {
         self
     }
 
+    /// Puts the child in the cgroup whose `cgroup.procs` is `procs` (open for writing).
+    pub fn cgroup(&mut self, procs: Arc<OwnedFd>) -> &mut Self {
+        self.cgroup = Some(procs);
+        self
+    }
+
+    /// Gives the child `WATCHDOG_PID=<its pid>`: the pid is only known in the child, which
+    /// writes it into a slot of its environment prepared for it, before `execve`.
+    pub fn watchdog_pid(&mut self) -> &mut Self {
+        self.watchdog_pid = true;
+        self
+    }
+
     /// Starts the child on the spawner thread and takes charge of its process group (watched
-    /// by the stack's [`Containment`], for a component). Needs a Tokio runtime (the output pipes are
+    /// by the stack's [`Containment`] for a component, else by the latest one started, so
+    /// that the groups of `exec` probes are guarded too). Needs a Tokio runtime (the output pipes are
     /// registered with it). If this future is dropped before the answer, a child started
     /// meanwhile is killed and reaped by the spawner; once the group exists, dropping it does
     /// the same.
     pub async fn spawn(&self, containment: Option<Arc<Containment>>) -> io::Result<Spawned> {
+        let containment = containment.or_else(Containment::current);
         let (reply, answer) = oneshot::channel();
         spawner()?
             .send(Job {
                 command: self.clone(),
+                containment: containment.clone(),
                 reply,
             })
             .map_err(|_| io::Error::other("the spawner thread is gone"))?;
@@ -125,7 +157,7 @@ impl Command {
     }
 
     /// Starts the child from the calling thread, which must outlive it (see above).
-    fn spawn_here(&self) -> io::Result<Started> {
+    fn spawn_here(&self, containment: Option<&Containment>) -> io::Result<Started> {
         let environ = self.environment()?;
         let path = cstring(self.resolve()?.into_os_string())?;
         let argv = std::iter::once(&self.program)
@@ -151,8 +183,23 @@ impl Command {
             above_stdio(err_write)?,
         ];
 
-        let (argv_ptrs, envp_ptrs) = (pointers(&argv), pointers(&environ));
+        let (argv_ptrs, mut envp_ptrs) = (pointers(&argv), pointers(&environ));
+        // The slot the child fills with its pid: `WATCHDOG_PID=` and room for ten digits.
+        let mut watchdog_slot = *b"WATCHDOG_PID=0000000000\0";
+        let watchdog_digits = if self.watchdog_pid {
+            envp_ptrs.pop();
+            envp_ptrs.push(watchdog_slot.as_ptr().cast());
+            envp_ptrs.push(std::ptr::null());
+            // SAFETY: the offset is within the slot.
+            unsafe { watchdog_slot.as_mut_ptr().add(13) }
+        } else {
+            std::ptr::null_mut()
+        };
+        let guardian = containment.map(Containment::spawning);
         let plan = Plan {
+            cgroup: self.cgroup.as_ref().map_or(-1, |fd| fd.as_raw_fd()),
+            watchdog_digits,
+            guardian: guardian.as_ref().and_then(|g| g.fd()).unwrap_or(-1),
             path: path.as_ptr(),
             argv: argv_ptrs.as_ptr(),
             envp: envp_ptrs.as_ptr(),
@@ -167,11 +214,16 @@ impl Command {
         drop(stdio); // the child has its own copies now, or has exited
 
         match plan.step.load(Ordering::Acquire) {
-            0 => Ok(Started {
-                pid: pid as u32,
-                stdout,
-                stderr,
-            }),
+            0 => {
+                if let Some(guardian) = guardian {
+                    guardian.spawned(pid as u32);
+                }
+                Ok(Started {
+                    pid: pid as u32,
+                    stdout,
+                    stderr,
+                })
+            }
             step => {
                 let _ = reap(pid as u32);
                 let os = io::Error::from_raw_os_error(plan.errno.load(Ordering::Acquire));
@@ -239,6 +291,7 @@ impl Command {
                 format!("cannot enter the working folder {}: {os}", cwd.display()),
             ),
             (EXEC, _) => os,
+            (CGROUP, _) => io::Error::new(os.kind(), format!("cannot enter the cgroup: {os}")),
             (SETUP, _) => io::Error::new(os.kind(), format!("cannot set the child up: {os}")),
             _ => os,
         }
@@ -255,6 +308,7 @@ struct Started {
 /// One spawn for the spawner thread, and where its answer goes.
 struct Job {
     command: Command,
+    containment: Option<Arc<Containment>>,
     reply: oneshot::Sender<io::Result<Started>>,
 }
 
@@ -267,11 +321,14 @@ fn spawner() -> io::Result<&'static mpsc::Sender<Job>> {
             .name("herald-spawner".into())
             .spawn(move || {
                 for job in jobs {
-                    let started = job.command.spawn_here();
+                    let started = job.command.spawn_here(job.containment.as_deref());
                     if let Err(Ok(orphan)) = job.reply.send(started) {
                         // Nobody waits for it any more: it must not run unwatched.
                         super::signals::kill_group(orphan.pid, libc::SIGKILL);
                         let _ = reap(orphan.pid);
+                        if let Some(containment) = &job.containment {
+                            containment.release(orphan.pid);
+                        }
                     }
                 }
             })
@@ -317,6 +374,7 @@ fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
 const SETUP: i32 = 1;
 const CHDIR: i32 = 2;
 const EXEC: i32 = 3;
+const CGROUP: i32 = 4;
 
 /// What the child needs, prepared by the parent; the child writes back only `step` and
 /// `errno`.
@@ -326,6 +384,12 @@ struct Plan {
     envp: *const *const c_char,
     cwd: *const c_char,
     stdio: [RawFd; 3],
+    /// `cgroup.procs` of the child's cgroup, or -1.
+    cgroup: RawFd,
+    /// The guardian's pipe, or -1.
+    guardian: RawFd,
+    /// Where the child writes its pid, NUL-terminated (ten bytes of room), or null.
+    watchdog_digits: *mut u8,
     nofile: Option<libc::rlimit>,
     parent: libc::pid_t,
     step: AtomicI32,
@@ -385,6 +449,9 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
     // SAFETY: each call below is a plain system call on memory the plan keeps alive.
     unsafe {
         reset_signal_handlers();
+        if plan.cgroup >= 0 && libc::write(plan.cgroup, b"0".as_ptr().cast(), 1) != 1 {
+            fail(CGROUP);
+        }
         if libc::setpgid(0, 0) != 0 {
             fail(SETUP);
         }
@@ -394,6 +461,16 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
         // Herald died before the death signal was armed: do not run orphaned.
         if libc::getppid() != plan.parent {
             libc::_exit(127);
+        }
+        if plan.guardian >= 0 {
+            list_with_guardian(plan.guardian);
+        }
+        if !plan.watchdog_digits.is_null() {
+            let (digits, n) = pid_digits();
+            for (i, d) in digits[..n].iter().enumerate() {
+                *plan.watchdog_digits.add(i) = *d;
+            }
+            *plan.watchdog_digits.add(n) = 0;
         }
         if let Some(limit) = &plan.nofile {
             libc::setrlimit(libc::RLIMIT_NOFILE, limit);
@@ -413,6 +490,53 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
         libc::execve(plan.path, plan.argv, plan.envp);
         fail(EXEC)
     }
+}
+
+/// Writes `+PGID\n` (the child's own pid) to the guardian's pipe, without allocating. A
+/// guardian that died (it is being replaced) leaves a pending SIGPIPE, taken back here so it
+/// does not kill the child once signals are unblocked.
+///
+/// # Safety
+/// Only in the cloned child, with every signal blocked.
+unsafe fn list_with_guardian(fd: RawFd) {
+    let mut line = [0u8; 16];
+    let (digits, n) = pid_digits();
+    line[0] = b'+';
+    line[1..=n].copy_from_slice(&digits[..n]);
+    line[1 + n] = b'\n';
+    // SAFETY: writes bytes of `line` to a descriptor; a pipe write this short is atomic.
+    if unsafe { libc::write(fd, line.as_ptr().cast(), n + 2) } < 0 {
+        // SAFETY: all-zero sigset_t and timespec values are valid; this only takes back a
+        // pending SIGPIPE, without waiting.
+        unsafe {
+            let mut pipe: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut pipe);
+            libc::sigaddset(&mut pipe, libc::SIGPIPE);
+            let zero: libc::timespec = std::mem::zeroed();
+            libc::sigtimedwait(&pipe, std::ptr::null_mut(), &zero);
+        }
+    }
+}
+
+/// The calling process's pid in decimal, and how many digits it has; allocates nothing.
+fn pid_digits() -> ([u8; 10], usize) {
+    // SAFETY: getpid has no preconditions.
+    let mut pid = unsafe { libc::getpid() } as u32;
+    let mut reversed = [0u8; 10];
+    let mut n = 0;
+    loop {
+        reversed[n] = b'0' + (pid % 10) as u8;
+        n += 1;
+        pid /= 10;
+        if pid == 0 {
+            break;
+        }
+    }
+    let mut digits = [0u8; 10];
+    for i in 0..n {
+        digits[i] = reversed[n - 1 - i];
+    }
+    (digits, n)
 }
 
 /// Resets to the default every signal with a handler, and `SIGPIPE` (which the Rust runtime

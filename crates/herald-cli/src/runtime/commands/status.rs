@@ -93,6 +93,9 @@ mod tests {
             probes: 0,
             last_error: None,
             error: None,
+            containment: None,
+            cpu_ms: None,
+            memory_bytes: None,
         };
         let text = table(&[
             row("etcd", State::Ready, Some(42)),

@@ -194,6 +194,9 @@ pub fn rows(running: &Running) -> Vec<Row> {
                 .as_deref()
                 .map(super::super::progress::first_line),
             error: status.error.as_deref().cloned(),
+            containment: None,
+            cpu_ms: None,
+            memory_bytes: None,
         })
         .collect()
 }
@@ -202,7 +205,10 @@ fn status(shared: &StackHandle) -> Reply {
     Reply::Status {
         stack: shared.name.clone(),
         pid: std::process::id(),
-        components: rows(&shared.running),
+        components: rows(&shared.running)
+            .into_iter()
+            .map(|r| r.with_usage(&shared.host))
+            .collect(),
     }
 }
 
