@@ -248,6 +248,22 @@ fn openapi_lists_every_route_the_router_has() {
         );
     }
     assert_eq!(stack.local("GET", "/api/v1/nothing").status, 404);
+    // The analysis answers as `herald analyze --json` does, for this run.
+    let blame = stack.local("GET", "/api/v1/analyze/blame?sort=name").json();
+    assert!(
+        blame
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|row| row["component"] == "db"),
+        "{blame}"
+    );
+    let time = stack.local("GET", "/api/v1/analyze/time").json();
+    assert!(time["components"].as_u64().unwrap() >= 1, "{time}");
+    assert_eq!(
+        stack.local("GET", "/api/v1/analyze/time?run=99").status,
+        404
+    );
 }
 
 /// Wake-ups of every thread of `pid` so far.

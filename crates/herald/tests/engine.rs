@@ -1,6 +1,10 @@
 //! The engine with in-process task components: readiness, blocking, restarts, controls, stop.
 //! Time is Tokio's paused clock, so delays are exact and tests do not depend on machine load.
 
+mod common;
+
+use common::{ms, service};
+
 use herald::{
     BoxFuture, ComponentSpec, Event, Events, Kind, Probe, RestartPolicy, Running, Stack, State,
     task,
@@ -8,20 +12,6 @@ use herald::{
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-/// A service task that is ready after `delay` and runs until stopped.
-fn service(delay: Duration) -> herald::Task {
-    task(move |ctx| async move {
-        tokio::time::sleep(delay).await;
-        ctx.ready();
-        ctx.stopped().await;
-        Ok(())
-    })
-}
 
 /// A task that fails before it is ready.
 fn failing(reason: &'static str) -> herald::Task {

@@ -5,25 +5,13 @@
 
 mod common;
 
+use common::{ms, service};
+
 use herald::{
     Action, BoxFuture, Component, ComponentSpec, Context, EdgeKind, Failure, ProcessHost, Stack,
     State, task,
 };
 use std::time::Duration;
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-/// A service task, ready after `delay`, running until stopped.
-fn service(delay: Duration) -> herald::Task {
-    task(move |ctx| async move {
-        tokio::time::sleep(delay).await;
-        ctx.ready();
-        ctx.stopped().await;
-        Ok(())
-    })
-}
 
 #[tokio::test(start_paused = true)]
 async fn controls_resolve_once_the_state_they_cause_is_published() {
@@ -95,17 +83,20 @@ async fn a_wait_during_a_restart_waits_for_the_new_run() {
     running.shutdown().await;
 }
 
+/// A component that never reports its spawn.
+struct Silent;
+
+impl Component for Silent {
+    fn run(&self, ctx: Context) -> BoxFuture<'static, Result<(), Failure>> {
+        Box::pin(async move {
+            ctx.stopped().await;
+            Ok(())
+        })
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_component_that_never_reports_its_spawn_cannot_hang_the_stack() {
-    struct Silent;
-    impl Component for Silent {
-        fn run(&self, ctx: Context) -> BoxFuture<'static, Result<(), Failure>> {
-            Box::pin(async move {
-                ctx.stopped().await;
-                Ok(())
-            })
-        }
-    }
     let mut stack = Stack::new();
     stack.add(
         ComponentSpec::new("silent").ready_timeout(Duration::from_secs(5)),
@@ -134,15 +125,6 @@ async fn a_component_that_never_reports_its_spawn_cannot_hang_the_stack() {
 
 #[tokio::test(start_paused = true)]
 async fn a_stopped_component_that_never_reported_its_spawn_stops() {
-    struct Silent;
-    impl Component for Silent {
-        fn run(&self, ctx: Context) -> BoxFuture<'static, Result<(), Failure>> {
-            Box::pin(async move {
-                ctx.stopped().await;
-                Ok(())
-            })
-        }
-    }
     let mut stack = Stack::new();
     stack.add(ComponentSpec::new("silent"), Silent);
     let running = stack.start().unwrap();

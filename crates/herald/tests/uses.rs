@@ -1,22 +1,12 @@
 //! Lazy dependencies (`uses`): the start is not delayed, [`Context::need`] waits where the
 //! component needs it, and shutdown stops a user before what it uses.
 
+mod common;
+
+use common::{ms, service};
+
 use herald::{ComponentSpec, Event, NeedError, RestartPolicy, Stack, State, task};
 use std::time::Duration;
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-/// A service task, ready after `delay`, running until stopped.
-fn service(delay: Duration) -> herald::Task {
-    task(move |ctx| async move {
-        tokio::time::sleep(delay).await;
-        ctx.ready();
-        ctx.stopped().await;
-        Ok(())
-    })
-}
 
 fn position(events: &[Event], name: &str, state: State) -> usize {
     events

@@ -1,4 +1,5 @@
-//! Shared helpers for the process tests: the fixture program, pid checks, bounded waits.
+//! Shared helpers for the tests: the fixture program, pid checks, bounded waits, and the
+//! in-process service task most engine tests use.
 
 #![allow(dead_code)]
 
@@ -103,4 +104,19 @@ pub fn monotonic_ns() -> u128 {
 pub fn instant_ns(at: Instant) -> u128 {
     let (now, ns) = (Instant::now(), monotonic_ns());
     ns - now.duration_since(at).as_nanos()
+}
+
+/// Milliseconds.
+pub fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// A service task that is ready after `delay` and runs until stopped.
+pub fn service(delay: Duration) -> herald::Task {
+    herald::task(move |ctx| async move {
+        tokio::time::sleep(delay).await;
+        ctx.ready();
+        ctx.stopped().await;
+        Ok(())
+    })
 }

@@ -16,17 +16,8 @@ use std::time::{Duration, SystemTime};
 /// Runs `herald analyze`.
 pub fn run(stack: &StackFile, args: AnalyzeArgs, json: bool) -> anyhow::Result<ExitCode> {
     let path = stack.state_dir.join(eventlog::FILE);
-    let mut records = eventlog::records(&path);
-    // An earlier run may be in the log moved aside when it grew large.
-    if let Some(asked) = args.run
-        && !records
-            .iter()
-            .any(|r| matches!(r, Record::Run(h) if h.run == asked))
-    {
-        let older = stack.state_dir.join(format!("{}.1", eventlog::FILE));
-        records.splice(0..0, eventlog::records(&older));
-    }
-    let mut timeline = match Timeline::from_records(&records, args.run) {
+    let (records, found) = records_of(&stack.state_dir, args.run);
+    let mut timeline = match found {
         Ok(timeline) => timeline,
         Err(e) => {
             eprintln!("error: {e} ({})", path.display());
@@ -97,6 +88,26 @@ pub fn run(stack: &StackFile, args: AnalyzeArgs, json: bool) -> anyhow::Result<E
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The records of the event log in `state_dir` (with the log moved aside, when run `run` is
+/// only there) and the timeline of run `run` (default: the last).
+pub(crate) fn records_of(
+    state_dir: &Path,
+    run: Option<u64>,
+) -> (Vec<Record>, Result<Timeline, herald::TimelineError>) {
+    let mut records = eventlog::records(&state_dir.join(eventlog::FILE));
+    // An earlier run may be in the log moved aside when it grew large.
+    if let Some(asked) = run
+        && !records
+            .iter()
+            .any(|r| matches!(r, Record::Run(h) if h.run == asked))
+    {
+        let older = state_dir.join(format!("{}.1", eventlog::FILE));
+        records.splice(0..0, eventlog::records(&older));
+    }
+    let timeline = Timeline::from_records(&records, run);
+    (records, timeline)
 }
 
 fn order(sort: BlameSort) -> BlameOrder {

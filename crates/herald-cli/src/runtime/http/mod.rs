@@ -13,6 +13,7 @@
 //! - [`sse`]: the Server-Sent Event streams: events (resumable by `seq`) and followed logs;
 //! - [`ui`]: the dashboard, one page embedded in the binary.
 
+pub mod analyze;
 pub mod api;
 pub mod auth;
 pub mod metrics;

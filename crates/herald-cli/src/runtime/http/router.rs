@@ -2,7 +2,7 @@
 //! routes for the OpenAPI document, so that the document cannot leave one out.
 
 use super::super::serve::StackHandle;
-use super::{Config, api, auth, metrics, openapi, readyz, sse, ui};
+use super::{Config, analyze, api, auth, metrics, openapi, readyz, sse, ui};
 use axum::Router;
 use axum::handler::Handler;
 use axum::routing::{MethodRouter, get, post};
@@ -190,6 +190,46 @@ fn routes() -> (Router<Api>, Vec<Route>) {
             JSON,
         ),
         api::graph,
+    )
+    .add(
+        route(
+            "GET",
+            "/api/v1/analyze/time",
+            "the start-up summary, as `herald analyze time --json`",
+            &["run"],
+            JSON,
+        ),
+        analyze::time,
+    )
+    .add(
+        route(
+            "GET",
+            "/api/v1/analyze/blame",
+            "per component: total, waiting, retrying, own start, retries",
+            &["run", "sort"],
+            JSON,
+        ),
+        analyze::blame,
+    )
+    .add(
+        route(
+            "GET",
+            "/api/v1/analyze/critical-chain",
+            "the chain that released NAME (default: the last to settle)",
+            &["run", "name"],
+            JSON,
+        ),
+        analyze::critical_chain,
+    )
+    .add(
+        route(
+            "GET",
+            "/api/v1/analyze/trace",
+            "a Chrome/Perfetto trace of the run",
+            &["run"],
+            JSON,
+        ),
+        analyze::trace,
     )
     .add(
         route("GET", "/openapi.json", "this document", &[], JSON),
