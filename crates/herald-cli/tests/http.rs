@@ -327,3 +327,55 @@ fn no_component_inherits_the_token() {
     let lines = stack.local("GET", "/api/v1/logs/peek").json();
     assert_eq!(lines[0]["text"], "token=none", "{lines}");
 }
+
+#[test]
+fn the_stack_file_can_name_the_address_and_the_token_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let addr = http_common::free_addr();
+    std::fs::write(
+        dir.path().join("herald.toml"),
+        format!(
+            "[stack]\nlisten = \"{addr}\"\ntoken_file = \"secret/token\"\n\n\
+             [components.db]\ncommand = [\"sh\", \"-c\", \"exec sleep 1000\"]\n"
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("secret")).unwrap();
+    let token = dir.path().join("secret/token");
+    std::fs::write(&token, format!("{}\n", http_common::TOKEN)).unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_herald"))
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("HERALD_FILE")
+            .env_remove("HERALD_TOKEN")
+            .env_remove("HERALD_TOKEN_FILE")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["up", "-d"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(common::stderr(&out).contains(&format!("dashboard: http://{addr}/ui")));
+    let stack = http_common::Stack {
+        dir: tempfile::tempdir().unwrap(),
+        addr,
+    };
+    assert_eq!(stack.tcp("GET", "/api/v1/components", &[]).status, 401);
+    assert_eq!(stack.authed("GET", "/api/v1/components").status, 200);
+    assert!(run(&["down"]).status.success());
+    // A bad address is placed in the file.
+    std::fs::write(
+        dir.path().join("herald.toml"),
+        "[stack]\nlisten = \"7070\"\n\n[components.db]\ncommand = [\"true\"]\n",
+    )
+    .unwrap();
+    let out = run(&["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        common::stderr(&out).contains("`stack.listen` must be an address"),
+        "{}",
+        common::stderr(&out)
+    );
+}

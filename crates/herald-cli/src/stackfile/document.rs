@@ -18,6 +18,10 @@ pub struct Document {
     pub state_dir: Option<String>,
     /// `[stack].logs`: the retention of components that set none.
     pub logs: Option<herald::LogRetention>,
+    /// `[stack].listen`: also serve the HTTP interface on this TCP address.
+    pub listen: Option<std::net::SocketAddr>,
+    /// `[stack].token_file`, as written: the HTTP bearer token's file.
+    pub token_file: Option<String>,
     /// Every component, in file order.
     pub components: Vec<ComponentSpec>,
     /// Where each component was written.
@@ -79,7 +83,8 @@ fn first<'n>(entries: &'n [Entry], key: &str) -> Option<&'n Node> {
 }
 
 fn read_stack(doc: &mut Document, node: &Node, c: &mut Checker) {
-    let Some(entries) = c.table(node, "stack", TOP, &["name", "state_dir", "logs"]) else {
+    let fields = ["name", "state_dir", "logs", "listen", "token_file"];
+    let Some(entries) = c.table(node, "stack", TOP, &fields) else {
         return;
     };
     for entry in entries {
@@ -88,6 +93,19 @@ fn read_stack(doc: &mut Document, node: &Node, c: &mut Checker) {
             "name" => doc.name = c.non_empty(&entry.value, &field, TOP),
             "state_dir" => doc.state_dir = c.non_empty(&entry.value, &field, TOP),
             "logs" => doc.logs = super::retention::read(&entry.value, &field, TOP, c),
+            "listen" => {
+                let Some(text) = c.non_empty(&entry.value, &field, TOP) else {
+                    continue;
+                };
+                match text.parse::<std::net::SocketAddr>() {
+                    Ok(addr) => doc.listen = Some(addr),
+                    Err(_) => c.error(
+                        &entry.value,
+                        format!("`{field}` must be an address and port such as \"127.0.0.1:7070\", found {text:?}"),
+                    ),
+                }
+            }
+            "token_file" => doc.token_file = c.non_empty(&entry.value, &field, TOP),
             _ => {}
         }
     }

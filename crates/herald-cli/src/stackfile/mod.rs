@@ -63,6 +63,11 @@ pub struct StackFile {
     pub components: Vec<ComponentSpec>,
     /// The active profiles.
     pub profiles: Vec<String>,
+    /// `[stack].listen`: the HTTP interface's TCP address (`--listen` wins).
+    pub listen: Option<std::net::SocketAddr>,
+    /// `[stack].token_file`, absolute: the HTTP bearer token's file (`HERALD_TOKEN` and
+    /// `HERALD_TOKEN_FILE` win).
+    pub token_file: Option<PathBuf>,
     source: Arc<Source>,
 }
 
@@ -244,6 +249,8 @@ pub fn parse_with(
         state_dir,
         components,
         profiles: options.profiles.clone(),
+        listen: doc.listen,
+        token_file: doc.token_file.map(|f| paths::resolve(&dir, Path::new(&f))),
         source,
     })
 }

@@ -26,7 +26,8 @@ pub fn run(stack: StackFile, args: UpArgs, json: bool) -> anyhow::Result<ExitCod
             return Ok(ExitCode::from(USAGE));
         }
     };
-    let http = match http::Config::from_env(args.listen, args.read_only) {
+    let listen = args.listen.or(stack.listen);
+    let http = match http::Config::from_env(listen, args.read_only, stack.token_file.as_deref()) {
         Ok(http) => http,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -38,7 +39,7 @@ pub fn run(stack: StackFile, args: UpArgs, json: bool) -> anyhow::Result<ExitCod
         None if args.detach => return detached(&stack, &args, &specs, progress_style(json)),
         None => (progress_style(json), None),
     };
-    if let Some(addr) = args.listen {
+    if let Some(addr) = listen {
         eprintln!("dashboard: http://{addr}/ui (sign in with the token)");
     }
     let options = serve::Options {
@@ -92,7 +93,7 @@ fn detached(
         Outcome::Up => {
             eprintln!("stack {} is up ({hint})", stack.name);
             summary(stack);
-            if let Some(addr) = args.listen {
+            if let Some(addr) = args.listen.or(stack.listen) {
                 eprintln!("dashboard: http://{addr}/ui (sign in with the token)");
             }
             Ok(ExitCode::SUCCESS)

@@ -45,17 +45,24 @@ pub struct Config {
 
 impl Config {
     /// The configuration for `--listen` (if any) and `--read-only`, with the token from
-    /// `HERALD_TOKEN` or the file `HERALD_TOKEN_FILE` names. Listening on TCP without a token
-    /// is refused: everything but `/livez` and `/readyz` would be open to anyone who can
-    /// connect.
-    pub fn from_env(listen: Option<SocketAddr>, read_only: bool) -> anyhow::Result<Config> {
-        let token = Token::from_env()?;
+    /// `HERALD_TOKEN` or the file `HERALD_TOKEN_FILE` names, else from `token_file` (the stack
+    /// file's `[stack] token_file`). Listening on TCP without a token is refused: everything
+    /// but `/livez` and `/readyz` would be open to anyone who can connect.
+    pub fn from_env(
+        listen: Option<SocketAddr>,
+        read_only: bool,
+        token_file: Option<&std::path::Path>,
+    ) -> anyhow::Result<Config> {
+        let token = match Token::from_env()? {
+            Some(token) => Some(token),
+            None => token_file.map(Token::from_file).transpose()?,
+        };
         if let Some(addr) = listen
             && token.is_none()
         {
             anyhow::bail!(
                 "--listen {addr} needs a bearer token: set HERALD_TOKEN, or HERALD_TOKEN_FILE \
-                 to a file that holds one"
+                 (or [stack] token_file) to a file that holds one"
             );
         }
         Ok(Config {
