@@ -159,8 +159,7 @@ async fn a_reload_is_a_state_of_its_own_that_dependents_ride_out() {
 }
 
 #[test]
-fn no_live_check_means_no_probe_after_ready() {
-    // A spec without `live` has nothing to probe: the engine makes no liveness at all.
+fn live_takes_exactly_one_check() {
     let spec = ComponentSpec::new("quiet");
     assert!(spec.live.is_none());
     let bad = serde_json::from_str::<ComponentSpec>(

@@ -46,13 +46,14 @@ impl EventLog {
     ) -> io::Result<(EventLog, Numbering)> {
         let path = state_dir.join(FILE);
         let dir = StateDir::prepare(state_dir)?;
-        // Opened without following a symlink, as every file of the state folder is.
-        let last = dir.open(FILE, Access::Read).ok().and_then(last_record);
-        if dir
-            .open(FILE, Access::Read)
-            .and_then(|f| f.metadata())
-            .is_ok_and(|m| m.len() > KEEP)
-        {
+        // Opened once, without following a symlink, as every file of the state folder is.
+        let existing = dir.open(FILE, Access::Read).ok();
+        let large = existing
+            .as_ref()
+            .and_then(|f| f.metadata().ok())
+            .is_some_and(|m| m.len() > KEEP);
+        let last = existing.and_then(last_record);
+        if large {
             dir.rotate(FILE)?;
         }
         let file = dir.open(FILE, Access::Append)?;

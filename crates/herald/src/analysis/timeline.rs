@@ -132,19 +132,16 @@ impl ComponentTimeline {
 
     /// Every dependency with its kind.
     pub fn edges(&self) -> impl Iterator<Item = (&str, EdgeKind)> {
-        [
-            EdgeKind::Requires,
-            EdgeKind::BindsTo,
-            EdgeKind::Wants,
-            EdgeKind::After,
-        ]
-        .into_iter()
-        .flat_map(|kind| {
-            self.dependencies
-                .of(kind)
-                .iter()
-                .map(move |d| (d.as_str(), kind))
-        })
+        // `uses` releases no start: it is no edge of the timeline.
+        EdgeKind::ALL
+            .into_iter()
+            .filter(|kind| kind.orders_start())
+            .flat_map(|kind| {
+                self.dependencies
+                    .of(kind)
+                    .iter()
+                    .map(move |d| (d.as_str(), kind))
+            })
     }
 
     /// How its start ended: the index of the first attempt that became ready or completed,
@@ -366,16 +363,13 @@ fn micros(time: SystemTime) -> SystemTime {
 /// The names in dependency order: each after everything it depends on, ties by name.
 fn dependency_order(graph: &BTreeMap<String, Dependencies>) -> Vec<String> {
     let all_deps = |d: &Dependencies| {
-        let mut v: Vec<String> = [
-            EdgeKind::Requires,
-            EdgeKind::Wants,
-            EdgeKind::After,
-            EdgeKind::BindsTo,
-        ]
-        .iter()
-        .flat_map(|k| d.of(*k).iter().cloned())
-        .filter(|n| graph.contains_key(n))
-        .collect();
+        // Only the edges that order a start: a cycle through `uses` is allowed.
+        let mut v: Vec<String> = EdgeKind::ALL
+            .iter()
+            .filter(|k| k.orders_start())
+            .flat_map(|k| d.of(*k).iter().cloned())
+            .filter(|n| graph.contains_key(n))
+            .collect();
         v.sort();
         v.dedup();
         v

@@ -70,11 +70,7 @@ impl Events {
             if self.done {
                 return None;
             }
-            let received = tokio::select! {
-                biased;
-                received = self.live.recv() => received,
-                _ = self.finished.wait_for(|done| *done) => Err(RecvError::Closed),
-            };
+            let received = live_or_end(&mut self.live, &mut self.finished).await;
             match received {
                 Ok(event) if event.seq > self.last => {
                     self.last = event.seq;
@@ -164,11 +160,7 @@ impl Follow {
             if self.done {
                 return None;
             }
-            let received = tokio::select! {
-                biased;
-                received = self.live.recv() => received,
-                _ = self.finished.wait_for(|done| *done) => Err(RecvError::Closed),
-            };
+            let received = live_or_end(&mut self.live, &mut self.finished).await;
             match received {
                 Ok(line) if *line.component != *self.name => continue,
                 Ok(_) | Err(RecvError::Lagged(_)) => {}
@@ -177,6 +169,19 @@ impl Follow {
             let (records, note) = self.tail.read();
             self.pending.extend(frames(records, note));
         }
+    }
+}
+
+/// The next live item, or `Closed` once the stack has stopped (what it had last is then in
+/// the files).
+async fn live_or_end<T: Clone>(
+    live: &mut broadcast::Receiver<T>,
+    finished: &mut watch::Receiver<bool>,
+) -> Result<T, RecvError> {
+    tokio::select! {
+        biased;
+        received = live.recv() => received,
+        _ = finished.wait_for(|done| *done) => Err(RecvError::Closed),
     }
 }
 
