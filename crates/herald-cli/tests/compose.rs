@@ -58,6 +58,11 @@ fn the_airflow_pattern_checks_with_x_blocks_and_merge_keys() {
     assert_eq!(init["env"]["AIRFLOW__CORE__LOAD_EXAMPLES"], "false");
     assert_eq!(init["env"]["AIRFLOW_UID"], "1000", "from the environment");
     assert_eq!(
+        (&init["user"], &init["group"]),
+        (&serde_json::json!("1000"), &serde_json::json!("0")),
+        "`user: UID:GID` as docker compose writes it"
+    );
+    assert_eq!(
         init["command"][2],
         "airflow db migrate && airflow users create --username \"${_AIRFLOW_WWW_USER_USERNAME:-airflow}\""
     );

@@ -8,34 +8,13 @@
 
 mod common;
 
+use common::other_user;
 use common::stack::{SLEEPER, Stack, mode};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-/// Another user to attack with, created if needed; `None` (and why) when not root.
-fn other_user() -> Option<(u32, u32)> {
-    if !rustix::process::geteuid().is_root() {
-        eprintln!("skipped: creating another user needs root");
-        return None;
-    }
-    let name = "herald-other";
-    let exists = Command::new("id").arg("-u").arg(name).output().unwrap();
-    if !exists.status.success() {
-        let made = Command::new("useradd")
-            .args(["--system", "--no-create-home", "--shell", "/bin/sh", name])
-            .status()
-            .expect("useradd runs");
-        assert!(made.success(), "useradd {name}");
-    }
-    let id = |flag: &str| -> u32 {
-        let out = Command::new("id").arg(flag).arg(name).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-    };
-    Some((id("-u"), id("-g")))
-}
 
 /// `sh -c SCRIPT` run as `user` in `dir`.
 fn run_as(user: (u32, u32), dir: &Path, script: &str) {

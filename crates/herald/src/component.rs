@@ -7,7 +7,7 @@
 //! many waiters there are.
 
 use crate::bus::Bus;
-use crate::{CheckKind, ComponentSpec, Signal};
+use crate::{Check, CheckKind, ComponentSpec, Signal};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -94,6 +94,12 @@ pub trait Component: Send + Sync + 'static {
     /// How readiness is judged for this component.
     fn readiness(&self) -> Readiness {
         Readiness::default()
+    }
+
+    /// The probe of a `live` check after ready: by default the check's own
+    /// ([`Check::probe`]); a component may run it its own way (a process as its `user`).
+    fn live_probe(&self, check: &Check) -> Option<Arc<dyn Probe>> {
+        check.probe()
     }
 }
 

@@ -172,7 +172,7 @@ pub use duration::{format_duration, parse_duration};
 pub use error::{CheckKind, ConfigError, ConfigProblem, ReadinessError};
 pub use event::{Dependencies, Event, Events, Record, Release, RunHeader, RunTag};
 pub use graph::{CriticalPath, Edge, EdgeKind, Graph};
-pub use process::{LogHub, LogLine, LogRetention, Process, ProcessHost, Stream, Usage};
+pub use process::{LogHub, LogLine, LogRetention, Process, ProcessHost, RunAs, Stream, Usage};
 pub use spec::{
     BackoffSpec, Check, ComponentSpec, Kind, LiveAction, LiveSpec, LogPattern, ReadySpec,
     RestartPolicy, StartLimit, UnixSignal, UnknownSignal,

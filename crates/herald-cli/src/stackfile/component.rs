@@ -11,12 +11,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Every field a component (or `[defaults]`) may set.
-pub const FIELDS: [&str; 21] = [
+pub const FIELDS: [&str; 23] = [
     "command",
     "env",
     "env_file",
     "profiles",
     "cwd",
+    "user",
+    "group",
     "kind",
     "requires",
     "wants",
@@ -68,6 +70,7 @@ pub fn read(name: &str, header: &Node, node: &Node, c: &mut Checker) -> Componen
     for entry in entries {
         apply(&mut spec, entry, &place, c);
     }
+    super::account::check_pair(node, &place, c);
     if node.entry("command").is_none() {
         c.error(
             header,
@@ -136,6 +139,8 @@ pub fn apply(spec: &mut ComponentSpec, entry: &Entry, place: &str, c: &mut Check
             }
         }
         "cwd" => spec.cwd = c.non_empty(node, field, place).map(Into::into),
+        "user" => super::account::user(spec, node, place, c),
+        "group" => super::account::group(spec, node, place, c),
         "kind" => spec.kind = c.choice(node, field, place, &KINDS).unwrap_or(spec.kind),
         "requires" => spec.requires = c.strings(node, field, place).unwrap_or_default(),
         "wants" => spec.wants = c.strings(node, field, place).unwrap_or_default(),

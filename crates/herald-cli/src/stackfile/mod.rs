@@ -10,6 +10,7 @@
 //! (`paths`). Problems print like rustc's (`report`). A file that loads is a stack that can
 //! run: nothing is checked again at `up`.
 
+mod account;
 mod checker;
 mod component;
 mod compose;

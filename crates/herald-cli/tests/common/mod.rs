@@ -60,3 +60,56 @@ pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
     }
     true
 }
+
+/// The unprivileged user the tests run things as, `herald-other` (uid, gid), created with
+/// `useradd` when missing, and a member of the group `herald-extra`; `None` (and why) when
+/// not root. Test programs run at once, so a lost race for the user database is retried.
+pub fn other_user() -> Option<(u32, u32)> {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: creating another user needs root");
+        return None;
+    }
+    let (name, extra) = ("herald-other", "herald-extra");
+    let found = |what: &str, args: &[&str]| {
+        Command::new(what)
+            .args(args)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let member = || {
+        let out = Command::new("id").args(["-nG", name]).output().unwrap();
+        out.status.success()
+            && String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .any(|g| g == extra)
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !member() {
+        assert!(
+            Instant::now() < deadline,
+            "cannot create {name} in group {extra}"
+        );
+        if !found("getent", &["group", extra]) {
+            let _ = Command::new("groupadd").args(["--system", extra]).output();
+        } else if !found("id", &["-u", name]) {
+            let args = [
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/bin/sh",
+                "-G",
+                extra,
+                name,
+            ];
+            let _ = Command::new("useradd").args(args).output();
+        } else {
+            let _ = Command::new("usermod").args(["-aG", extra, name]).output();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let id = |flag: &str| -> u32 {
+        let out = Command::new("id").arg(flag).arg(name).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    Some((id("-u"), id("-g")))
+}

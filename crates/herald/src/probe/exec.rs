@@ -3,7 +3,7 @@
 use super::{InvalidProbe, io_reason, one_line};
 use crate::sys::signals::describe_exit;
 use crate::sys::spawn::{Command, Spawned};
-use crate::{BoxFuture, CheckKind, Probe};
+use crate::{BoxFuture, CheckKind, Probe, RunAs};
 use futures_util::future::{Either, select};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -42,6 +42,7 @@ pub struct ExecProbe {
     argv: Vec<String>,
     cwd: Option<PathBuf>,
     timeout: Duration,
+    run_as: Option<RunAs>,
 }
 
 impl ExecProbe {
@@ -61,6 +62,7 @@ impl ExecProbe {
                 argv,
                 cwd: None,
                 timeout: Duration::from_secs(10),
+                run_as: None,
             }),
         }
     }
@@ -75,6 +77,13 @@ impl ExecProbe {
     /// Bounds each attempt (10 s by default); past it the process group is killed.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Runs the command as `run_as` (herald must be root), as the component it checks runs:
+    /// a check sees what its component sees.
+    pub fn run_as(mut self, run_as: RunAs) -> Self {
+        self.run_as = Some(run_as);
         self
     }
 
@@ -104,6 +113,9 @@ impl ExecProbe {
         command.args(args).env_remove("NOTIFY_SOCKET");
         if let Some(cwd) = &self.cwd {
             command.current_dir(cwd);
+        }
+        if let Some(run_as) = &self.run_as {
+            command.run_as(run_as.clone());
         }
         command
     }

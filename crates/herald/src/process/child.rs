@@ -20,17 +20,18 @@
 //!
 //! The child is started by `sys/spawn.rs` and its group looked after by `sys/group.rs`.
 
-use super::ProcessHost;
 use super::capture::{Sink, capture};
 use super::logs::{LogFile, LogRetention, Stream};
 use super::notify::{Claim, Listener, Notes, Registration};
 use super::ready::Gate;
+use super::{ProcessHost, RunAs};
 use crate::sys::group::Group;
 use crate::sys::signals::describe_exit;
 use crate::sys::spawn::{Command, Spawned};
 use crate::sys::{Containment, RunBox, token};
-use crate::{BoxFuture, CheckKind, Component, Context, Failure, Probe, Readiness};
+use crate::{BoxFuture, Check, CheckKind, Component, Context, Failure, Probe, Readiness};
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::io;
 use std::path::PathBuf;
 use std::process::ExitStatus;
@@ -71,6 +72,7 @@ pub(crate) struct Inner {
     pub argv: Vec<String>,
     pub env: BTreeMap<String, String>,
     pub cwd: Option<PathBuf>,
+    pub run_as: Option<RunAs>,
     pub notify: bool,
     pub log: Option<regex::bytes::Regex>,
     pub stop_signal: i32,
@@ -103,7 +105,20 @@ impl Process {
     }
 }
 
+/// The probe of `check` for a component that runs as `run_as`: an `exec` check runs as the
+/// component does.
+pub(super) fn probe_as(check: &Check, run_as: Option<&RunAs>) -> Option<Arc<dyn Probe>> {
+    match (check, run_as) {
+        (Check::Exec(probe), Some(run_as)) => Some(Arc::new(probe.clone().run_as(run_as.clone()))),
+        _ => check.probe(),
+    }
+}
+
 impl Component for Process {
+    fn live_probe(&self, check: &Check) -> Option<Arc<dyn Probe>> {
+        probe_as(check, self.inner.run_as.as_ref())
+    }
+
     fn run(&self, ctx: Context) -> BoxFuture<'static, Result<(), Failure>> {
         Box::pin(self.inner.clone().run(ctx))
     }
@@ -134,6 +149,17 @@ impl Inner {
             .env_remove("NOTIFY_SOCKET")
             .env_remove("WATCHDOG_USEC")
             .env_remove("WATCHDOG_PID");
+        if let Some(run_as) = &self.run_as {
+            // What a login as that user would have, unless the component sets it.
+            let home = run_as.home.as_ref().map(|h| h.as_os_str().to_owned());
+            let name = run_as.name.as_ref().map(OsString::from);
+            for (key, value) in [("HOME", home), ("USER", name.clone()), ("LOGNAME", name)] {
+                if let Some(value) = value {
+                    cmd.env(key, value);
+                }
+            }
+            cmd.run_as(run_as.clone());
+        }
         for (key, value) in &self.env {
             cmd.env(key, value);
         }

@@ -44,12 +44,14 @@
 //! The parent-death signal fires when the *thread* that spawned the child ends, so every
 //! child is spawned by one thread that lives as long as the process (see `sys/spawn.rs`).
 
+mod account;
 mod capture;
 mod child;
 mod logs;
 mod notify;
 mod ready;
 
+pub use account::RunAs;
 pub use child::Process;
 pub use logs::{
     LogHub, LogLine, LogRetention, MAX_KEEP, Stream, open_private, parse_rotation_header,
@@ -174,7 +176,13 @@ impl ProcessHost {
         extra: impl IntoIterator<Item = Arc<dyn Probe>>,
     ) -> Result<Process, ConfigProblem> {
         check_command(spec)?;
-        let mut probes = spec.ready.probes();
+        let run_as = RunAs::of(spec)?;
+        let mut probes: Vec<Arc<dyn Probe>> = spec
+            .ready
+            .checks()
+            .iter()
+            .filter_map(|check| child::probe_as(check, run_as.as_ref()))
+            .collect();
         probes.extend(extra);
         Ok(Process::from_inner(child::Inner {
             host: self.clone(),
@@ -182,6 +190,7 @@ impl ProcessHost {
             argv: spec.command.clone(),
             env: spec.env.clone(),
             cwd: spec.cwd.clone(),
+            run_as,
             notify: spec.ready.notify(),
             log: spec.ready.log().map(|pattern| pattern.regex().clone()),
             stop_signal: spec.stop_signal.number(),

@@ -151,6 +151,14 @@ pub struct ComponentSpec {
     /// Working folder of a process component.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cwd: Option<PathBuf>,
+    /// The user a process component runs as (a name or a uid); herald must be root to
+    /// switch. `None`: herald's own. See [`RunAs`](crate::RunAs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The group a process component runs as (a name or a gid); herald must be root to
+    /// switch. `None`: the user's primary group, or herald's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
     /// Service or oneshot.
     #[serde(default)]
     pub kind: Kind,
@@ -217,6 +225,8 @@ impl ComponentSpec {
             command: Vec::new(),
             env: BTreeMap::new(),
             cwd: None,
+            user: None,
+            group: None,
             kind: Kind::Service,
             requires: Vec::new(),
             wants: Vec::new(),
@@ -246,6 +256,18 @@ impl ComponentSpec {
     /// Sets the argv of a process component.
     pub fn command<I: IntoIterator<Item = S>, S: Into<String>>(mut self, argv: I) -> Self {
         self.command = argv.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the user (a name or a uid) the process runs as.
+    pub fn user(mut self, user: impl Into<String>) -> Self {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// Sets the group (a name or a gid) the process runs as.
+    pub fn group(mut self, group: impl Into<String>) -> Self {
+        self.group = Some(group.into());
         self
     }
 

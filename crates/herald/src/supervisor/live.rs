@@ -2,7 +2,7 @@
 //! a run of consecutive failures, and the first pass after it, are what the supervisor hears.
 //! Nothing here exists (and nothing wakes) for a component without `live`.
 
-use crate::{CheckKind, LiveSpec, Probe, ReadinessError};
+use crate::{CheckKind, Component, LiveSpec, Probe, ReadinessError};
 use std::sync::Arc;
 use tokio::time::Instant;
 
@@ -29,9 +29,13 @@ pub(super) struct Liveness {
 
 impl Liveness {
     /// The liveness of a run of `component` that became ready now; `None` without `live`.
-    pub(super) fn new(component: &str, spec: Option<&LiveSpec>) -> Option<Liveness> {
+    pub(super) fn new(
+        component: &str,
+        spec: Option<&LiveSpec>,
+        runs: &dyn Component,
+    ) -> Option<Liveness> {
         let spec = spec?.clone();
-        let probe = spec.check.probe()?;
+        let probe = runs.live_probe(&spec.check)?;
         Some(Liveness {
             component: component.to_string(),
             probe,

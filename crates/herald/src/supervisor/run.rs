@@ -271,7 +271,7 @@ impl Supervisor {
     /// a restart. No timer runs meanwhile unless `live` is set: whether the run was stable is
     /// decided when it ends.
     async fn serve(&self, run: &mut Run, mailbox: &mut Mailbox) -> End {
-        let mut live = Liveness::new(&self.spec.name, self.spec.live.as_ref());
+        let mut live = Liveness::new(&self.spec.name, self.spec.live.as_ref(), &*self.component);
         loop {
             tokio::select! {
                 biased;

@@ -14,13 +14,18 @@
 //! 2. it enters its run's cgroup, where there is one, by writing `0` to the leaf's
 //!    `cgroup.procs` (opened by herald beforehand; see `cgroup.rs`);
 //! 3. it becomes the leader of a new process group;
-//! 4. SIGKILL becomes its parent-death signal, and it exits at once if herald already died;
-//! 5. it lists its group with the guardian itself (`+PGID` into the guardian's pipe), so the
+//! 4. the open-file limit herald started with is restored (see `limits.rs`);
+//! 5. with `user`/`group`, it drops to them (the raw `setgroups`, `setresgid`, `setresuid`
+//!    system calls, which change this process alone: the C library's wrappers would signal
+//!    herald's threads, whose memory the child shares, to change them all);
+//! 6. SIGKILL becomes its parent-death signal (after the switch, which would clear it), and
+//!    it exits at once if herald already died;
+//! 7. it lists its group with the guardian itself (`+PGID` into the guardian's pipe), so the
 //!    guardian knows the group before anything in it can fork; the spawner holds the
 //!    guardian meanwhile, so the pipe is not replaced under it (see `guardian.rs`);
-//! 6. the open-file limit herald started with is restored (see `limits.rs`);
-//! 7. stdin is `/dev/null`, stdout and stderr are pipes to herald;
-//! 8. it enters its working folder, unblocks signals, and runs the program.
+//! 8. stdin is `/dev/null`, stdout and stderr are pipes to herald;
+//! 9. it enters its working folder (as the user it now is), unblocks signals, and runs the
+//!    program.
 //!
 //! `clone3` with `CLONE_INTO_CGROUP` would place the child in its cgroup from its first
 //! instruction, but a `clone3` that shares memory and runs on a new stack cannot be called
@@ -43,6 +48,7 @@
 
 use super::Containment;
 use super::group::{Group, reap};
+use crate::process::RunAs;
 use std::collections::BTreeMap;
 use std::ffi::{CString, OsStr, OsString, c_char, c_int, c_void};
 use std::io;
@@ -69,6 +75,8 @@ pub(crate) struct Command {
     cgroup: Option<Arc<OwnedFd>>,
     /// Whether the child gets `WATCHDOG_PID=<its own pid>`.
     watchdog_pid: bool,
+    /// The user and groups the child drops to; `None`: herald's own.
+    run_as: Option<RunAs>,
 }
 
 /// A started child: its process group (led by the child) and the read ends of its output.
@@ -87,6 +95,7 @@ impl Command {
             cwd: None,
             cgroup: None,
             watchdog_pid: false,
+            run_as: None,
         }
     }
 
@@ -119,6 +128,12 @@ impl Command {
     /// Puts the child in the cgroup whose `cgroup.procs` is `procs` (open for writing).
     pub fn cgroup(&mut self, procs: Arc<OwnedFd>) -> &mut Self {
         self.cgroup = Some(procs);
+        self
+    }
+
+    /// Runs the child as `run_as` (herald must be root).
+    pub fn run_as(&mut self, run_as: RunAs) -> &mut Self {
+        self.run_as = Some(run_as);
         self
     }
 
@@ -195,8 +210,12 @@ impl Command {
         } else {
             std::ptr::null_mut()
         };
+        let groups: Vec<libc::gid_t> = self.run_as.iter().flat_map(|r| r.groups.clone()).collect();
         let guardian = containment.map(Containment::spawning);
         let plan = Plan {
+            run_as: self.run_as.as_ref().map(|r| (r.uid, r.gid)),
+            groups: groups.as_ptr(),
+            ngroups: groups.len(),
             cgroup: self.cgroup.as_ref().map_or(-1, |fd| fd.as_raw_fd()),
             watchdog_digits,
             guardian: guardian.as_ref().and_then(|g| g.fd()).unwrap_or(-1),
@@ -293,6 +312,11 @@ impl Command {
             (EXEC, _) => os,
             (CGROUP, _) => io::Error::new(os.kind(), format!("cannot enter the cgroup: {os}")),
             (SETUP, _) => io::Error::new(os.kind(), format!("cannot set the child up: {os}")),
+            (SWITCH, _) => {
+                let (uid, gid) = self.run_as.as_ref().map_or((0, 0), |r| (r.uid, r.gid));
+                let message = format!("cannot switch to uid {uid} and gid {gid}: {os}");
+                io::Error::new(os.kind(), message)
+            }
             _ => os,
         }
     }
@@ -375,6 +399,7 @@ const SETUP: i32 = 1;
 const CHDIR: i32 = 2;
 const EXEC: i32 = 3;
 const CGROUP: i32 = 4;
+const SWITCH: i32 = 5;
 
 /// What the child needs, prepared by the parent; the child writes back only `step` and
 /// `errno`.
@@ -388,6 +413,10 @@ struct Plan {
     cgroup: RawFd,
     /// The guardian's pipe, or -1.
     guardian: RawFd,
+    /// The uid and gid to drop to, with the supplementary groups (`ngroups` at `groups`).
+    run_as: Option<(u32, u32)>,
+    groups: *const libc::gid_t,
+    ngroups: usize,
     /// Where the child writes its pid, NUL-terminated (ten bytes of room), or null.
     watchdog_digits: *mut u8,
     nofile: Option<libc::rlimit>,
@@ -455,6 +484,18 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
         if libc::setpgid(0, 0) != 0 {
             fail(SETUP);
         }
+        if let Some(limit) = &plan.nofile {
+            libc::setrlimit(libc::RLIMIT_NOFILE, limit);
+        }
+        if let Some((uid, gid)) = plan.run_as {
+            // Raw system calls: they change this process only (see the module's notes).
+            if libc::syscall(libc::SYS_setgroups, plan.ngroups, plan.groups) != 0
+                || libc::syscall(libc::SYS_setresgid, gid, gid, gid) != 0
+                || libc::syscall(libc::SYS_setresuid, uid, uid, uid) != 0
+            {
+                fail(SWITCH);
+            }
+        }
         if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
             fail(SETUP);
         }
@@ -471,9 +512,6 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
                 *plan.watchdog_digits.add(i) = *d;
             }
             *plan.watchdog_digits.add(n) = 0;
-        }
-        if let Some(limit) = &plan.nofile {
-            libc::setrlimit(libc::RLIMIT_NOFILE, limit);
         }
         for (target, &fd) in plan.stdio.iter().enumerate() {
             if libc::dup2(fd, target as c_int) < 0 {

@@ -14,7 +14,7 @@ use super::super::{build, http, progress_style, serve};
 use super::{FAILURE, USAGE, connect, fail};
 use crate::cli::UpArgs;
 use crate::stackfile::StackFile;
-use herald::ComponentSpec;
+use herald::{ComponentSpec, RunAs};
 use std::process::ExitCode;
 
 /// Runs `herald up`. The components are selected once, here, for whichever way it runs.
@@ -26,6 +26,15 @@ pub fn run(stack: StackFile, args: UpArgs, json: bool) -> anyhow::Result<ExitCod
             return Ok(ExitCode::from(USAGE));
         }
     };
+    // Who each component runs as is settled before anything starts: a user that does not
+    // exist, or a switch herald may not make (it is not root), stops `up` here.
+    let accounts: Vec<_> = specs.iter().filter_map(|s| RunAs::of(s).err()).collect();
+    if !accounts.is_empty() {
+        for problem in accounts {
+            eprintln!("error: {problem}");
+        }
+        return Ok(ExitCode::from(USAGE));
+    }
     let listen = args.listen.or(stack.listen);
     let http = match http::Config::from_env(listen, args.read_only, stack.token_file.as_deref()) {
         Ok(http) => http,
