@@ -33,6 +33,15 @@ fn read(dir: &Path, file: &str) -> String {
         .to_string()
 }
 
+/// Whether the test runs as root, which switching users needs; says so when not.
+fn root() -> bool {
+    let root = rustix::process::geteuid().is_root();
+    if !root {
+        eprintln!("skipped: switching users needs root");
+    }
+    root
+}
+
 fn gid_of(group: &str) -> u32 {
     let out = Command::new("getent")
         .args(["group", group])
@@ -118,8 +127,7 @@ ready = {{ notify = true, timeout = "20s" }}
 
 #[test]
 fn a_check_that_cannot_run_as_the_user_fails_the_start_with_the_step_named() {
-    if !rustix::process::geteuid().is_root() {
-        eprintln!("skipped: switching users needs root");
+    if !root() {
         return;
     }
     let stack = Stack::new(
@@ -185,8 +193,7 @@ group = "0"
 
 #[test]
 fn names_the_machine_does_not_have_are_named_and_nothing_starts() {
-    if !rustix::process::geteuid().is_root() {
-        eprintln!("skipped: switching users needs root");
+    if !root() {
         return;
     }
     let stack = Stack::new(

@@ -156,26 +156,33 @@ fn lookup<T>(
     }
 }
 
+/// One user database entry through `call`, its fields copied out.
+fn passwd(
+    call: impl Fn(
+        *mut libc::passwd,
+        *mut libc::c_char,
+        libc::size_t,
+        *mut *mut libc::passwd,
+    ) -> libc::c_int,
+) -> io::Result<Option<UserEntry>> {
+    lookup(|buffer| {
+        // SAFETY: all-zero passwd is valid; the lookup fills it with pointers into `buffer`,
+        // which `user_entry` copies out before `buffer` is reused.
+        let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        let rc = call(&mut entry, buffer.as_mut_ptr(), buffer.len(), &mut found);
+        (rc, (!found.is_null()).then(|| user_entry(&entry)))
+    })
+}
+
 /// The user `user` names: by name first, then, for a number, by uid. `Ok(None)` for a
 /// number the database lacks; an error for a name it lacks.
 fn find_user(user: &str) -> Result<Option<UserEntry>, String> {
     let fail = |e: io::Error| format!("cannot look up user {user:?}: {e}");
     let c_name = CString::new(user).map_err(|_| format!("user {user:?} contains a NUL byte"))?;
-    let by_name = lookup(|buffer| {
-        // SAFETY: all-zero passwd is valid; getpwnam_r fills it with pointers into `buffer`,
-        // which `user_entry` copies out before `buffer` is reused.
-        let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
-        let mut found: *mut libc::passwd = std::ptr::null_mut();
-        let rc = unsafe {
-            libc::getpwnam_r(
-                c_name.as_ptr(),
-                &mut entry,
-                buffer.as_mut_ptr(),
-                buffer.len(),
-                &mut found,
-            )
-        };
-        (rc, (!found.is_null()).then(|| user_entry(&entry)))
+    // SAFETY (both calls): every pointer is valid for the call, the size is the buffer's.
+    let by_name = passwd(|entry, buffer, size, found| unsafe {
+        libc::getpwnam_r(c_name.as_ptr(), entry, buffer, size, found)
     })
     .map_err(fail)?;
     if by_name.is_some() {
@@ -184,20 +191,8 @@ fn find_user(user: &str) -> Result<Option<UserEntry>, String> {
     let Ok(uid) = user.parse::<u32>() else {
         return Err(format!("no user named {user:?} on this machine"));
     };
-    lookup(|buffer| {
-        // SAFETY: as above, with getpwuid_r.
-        let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
-        let mut found: *mut libc::passwd = std::ptr::null_mut();
-        let rc = unsafe {
-            libc::getpwuid_r(
-                uid,
-                &mut entry,
-                buffer.as_mut_ptr(),
-                buffer.len(),
-                &mut found,
-            )
-        };
-        (rc, (!found.is_null()).then(|| user_entry(&entry)))
+    passwd(|entry, buffer, size, found| unsafe {
+        libc::getpwuid_r(uid, entry, buffer, size, found)
     })
     .map_err(fail)
 }
