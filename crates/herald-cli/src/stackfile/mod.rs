@@ -11,6 +11,7 @@
 //! run: nothing is checked again at `up`.
 
 mod checker;
+pub mod cluster;
 mod component;
 mod compose;
 mod defaults;
@@ -68,6 +69,10 @@ pub struct StackFile {
     /// `[stack].token_file`, absolute: the HTTP bearer token's file (`HERALD_TOKEN` and
     /// `HERALD_TOKEN_FILE` win).
     pub token_file: Option<PathBuf>,
+    /// `[cluster]`: where to publish this stack's components and find those of other nodes.
+    /// The stand-ins for remote components (`@node/component`) are in `components`, after
+    /// the stack's own.
+    pub cluster: Option<cluster::ClusterConfig>,
     source: Arc<Source>,
 }
 
@@ -216,6 +221,12 @@ pub fn parse_with(
         &options.profiles,
         &mut checker.problems,
     );
+    cluster::add_remotes(
+        &mut doc.components,
+        &doc.sites,
+        doc.cluster.as_ref(),
+        &mut checker.problems,
+    );
     let source = Arc::new(Source {
         display,
         text,
@@ -251,6 +262,7 @@ pub fn parse_with(
         profiles: options.profiles.clone(),
         listen: doc.listen,
         token_file: doc.token_file.map(|f| paths::resolve(&dir, Path::new(&f))),
+        cluster: doc.cluster,
         source,
     })
 }

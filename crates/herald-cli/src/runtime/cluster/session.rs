@@ -1,0 +1,208 @@
+//! One etcd client and one lease per supervisor, kept alive every `ttl/3`.
+//!
+//! The client is made once, over every endpoint (tonic balances between them and reconnects),
+//! with `require_leader`: a member that has lost its leader refuses requests instead of
+//! answering from a stale state. The keepalive task grants the lease, then renews it each
+//! period; its [`Link`] is the supervisor's view of etcd:
+//! - `healthy` while a keepalive was answered within the last two periods: etcd has a leader
+//!   and this supervisor reaches it;
+//! - `lease`, the current lease (0 before the first grant);
+//! - `epoch`, bumped on every new lease and every return to health, so that the publisher
+//!   republishes and the watcher lists afresh.
+//!
+//! A lease found gone (an answer with TTL 0: it expired while this supervisor was cut off) is
+//! granted anew. Failed attempts back off from 100 ms to one period.
+
+use crate::stackfile::cluster::ClusterConfig;
+use etcd_client::{Client, ConnectOptions};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// What the supervisor knows of etcd now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Link {
+    /// The lease the supervisor's keys live on (0: none yet).
+    pub lease: i64,
+    /// Bumped on each new lease and each return to health.
+    pub epoch: u64,
+    /// A keepalive was answered within the last two periods.
+    pub healthy: bool,
+}
+
+/// The client and the keepalive task.
+pub struct Session {
+    /// The etcd client (cheap to clone).
+    pub client: Client,
+    /// The link, as the keepalive task sees it.
+    pub link: watch::Receiver<Link>,
+    keepalive: tokio::task::JoinHandle<()>,
+}
+
+impl Session {
+    /// Makes the client (no connection is needed yet) and starts the keepalive task.
+    pub async fn start(config: Arc<ClusterConfig>) -> anyhow::Result<Session> {
+        let period = period(config.ttl);
+        let options = ConnectOptions::new()
+            .with_connect_timeout(Duration::from_secs(1).min(period))
+            .with_timeout(period)
+            .with_keep_alive(period, period)
+            .with_keep_alive_while_idle(true)
+            .with_require_leader(true);
+        let endpoints: Vec<String> = config
+            .endpoints
+            .iter()
+            .map(|e| {
+                if e.contains("://") {
+                    e.clone()
+                } else {
+                    format!("http://{e}")
+                }
+            })
+            .collect();
+        let client = Client::connect(&endpoints, Some(options))
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot set up the etcd client for {endpoints:?}: {e}"))?;
+        let (tx, link) = watch::channel(Link::default());
+        let keepalive = tokio::spawn(keep_alive(client.clone(), config, tx));
+        Ok(Session {
+            client,
+            link,
+            keepalive,
+        })
+    }
+
+    /// Stops the keepalive and revokes the lease: every key still on it goes at once.
+    pub async fn revoke(self) {
+        self.keepalive.abort();
+        let lease = self.link.borrow().lease;
+        if lease != 0 {
+            let mut client = self.client.clone();
+            match client.lease_revoke(lease).await {
+                Ok(_) => tracing::info!("cluster: revoked lease {lease:x}"),
+                Err(e) => tracing::warn!("cluster: cannot revoke lease {lease:x}: {e}"),
+            }
+        }
+    }
+}
+
+/// The keepalive period: a third of the time to live.
+pub fn period(ttl: Duration) -> Duration {
+    ttl / 3
+}
+
+/// Grants the lease and keeps it alive, forever (aborted at the end).
+async fn keep_alive(mut client: Client, config: Arc<ClusterConfig>, link: watch::Sender<Link>) {
+    let ttl = config.ttl.as_secs() as i64;
+    let mut period = period(config.ttl);
+    let mut retry = Duration::from_millis(100);
+    let mut last_answer: Option<Instant> = None;
+    let unhealthy = |link: &watch::Sender<Link>, last: Option<Instant>, period: Duration| {
+        if last.is_none_or(|t| t.elapsed() >= 2 * period) {
+            link.send_if_modified(|l| std::mem::replace(&mut l.healthy, false));
+        }
+    };
+    loop {
+        // A lease.
+        let granted = tokio::time::timeout(period, client.lease_grant(ttl, None)).await;
+        let lease = match granted {
+            Ok(Ok(granted)) => granted,
+            outcome => {
+                let why = outcome.map_or_else(|_| "no answer".to_string(), |r| r.err().map(|e| e.to_string()).unwrap_or_default());
+                tracing::warn!("cluster: cannot grant a lease: {why}");
+                unhealthy(&link, last_answer, period);
+                tokio::time::sleep(retry).await;
+                retry = (retry * 2).min(period);
+                continue;
+            }
+        };
+        period = self::period(Duration::from_secs(lease.ttl().max(1) as u64));
+        last_answer = Some(Instant::now());
+        retry = Duration::from_millis(100);
+        tracing::info!("cluster: lease {:x} granted, ttl {}s", lease.id(), lease.ttl());
+        link.send_modify(|l| {
+            l.lease = lease.id();
+            l.epoch += 1;
+            l.healthy = true;
+        });
+        // Kept alive until it is found gone.
+        renew(&mut client, lease.id(), period, &link, &mut last_answer, &unhealthy).await;
+        tracing::warn!("cluster: lease {:x} is gone; granting a new one", lease.id());
+    }
+}
+
+/// Renews `lease` every `period` until it is found gone.
+async fn renew(
+    client: &mut Client,
+    lease: i64,
+    period: Duration,
+    link: &watch::Sender<Link>,
+    last_answer: &mut Option<Instant>,
+    unhealthy: &impl Fn(&watch::Sender<Link>, Option<Instant>, Duration),
+) {
+    let mut stream = None;
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if stream.is_none() {
+            match tokio::time::timeout(period, client.lease_keep_alive(lease)).await {
+                Ok(Ok(opened)) => stream = Some(opened),
+                outcome => {
+                    let why = outcome.map_or_else(|_| "no answer".to_string(), |r| r.err().map(|e| e.to_string()).unwrap_or_default());
+                    tracing::warn!("cluster: keepalive stream: {why}");
+                    unhealthy(link, *last_answer, period);
+                    continue;
+                }
+            }
+        }
+        let answer = {
+            let (keeper, answers) = stream.as_mut().expect("opened above");
+            let answer = tokio::time::timeout(period, async {
+                keeper.keep_alive().await?;
+                answers.message().await
+            });
+            // Health is lost two periods after the last answer, even while this one is
+            // pending.
+            let stale_at = last_answer.map_or_else(Instant::now, |t| t + 2 * period);
+            tokio::pin!(answer);
+            loop {
+                tokio::select! {
+                    answer = &mut answer => break answer,
+                    _ = tokio::time::sleep_until(stale_at), if link.borrow().healthy => {
+                        unhealthy(link, *last_answer, period);
+                    }
+                }
+            }
+        };
+        match answer {
+            Ok(Ok(Some(answer))) if answer.ttl() > 0 => {
+                *last_answer = Some(Instant::now());
+                link.send_if_modified(|l| {
+                    let recovered = !l.healthy;
+                    if recovered {
+                        tracing::info!("cluster: etcd answers again");
+                        l.healthy = true;
+                        l.epoch += 1;
+                    }
+                    recovered
+                });
+            }
+            Ok(Ok(Some(_))) => return,
+            outcome => {
+                let why = match outcome {
+                    Err(_) => "no answer".to_string(),
+                    Ok(Err(e)) => e.to_string(),
+                    Ok(_) => "the stream ended".to_string(),
+                };
+                tracing::warn!("cluster: keepalive of lease {lease:x}: {why}");
+                if why.contains("requested lease not found") {
+                    return;
+                }
+                stream = None;
+                unhealthy(link, *last_answer, period);
+            }
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Cluster-wide readiness on a real 3-member etcd cluster on 127.0.0.1: a server node whose
+//! `apiserver` an agent node's `kubelet` depends on (`@server-1/apiserver`), each its own
+//! herald supervisor.
+
+mod cluster_common;
+
+use cluster_common::{Etcd, Node, etcd_or_skip, eventually};
+use std::time::{Duration, SystemTime};
+
+const TTL: Duration = Duration::from_secs(2);
+
+fn server(etcd: &Etcd, ttl: &str) -> Node {
+    Node::new(&format!(
+        r#"[stack]
+name = "server"
+[cluster]
+etcd = {}
+node = "server-1"
+ttl = "{ttl}"
+[components.apiserver]
+command = ["sh", "-c", "sleep 0.3; echo serving; exec sleep 1000"]
+ready = {{ log = "serving" }}
+"#,
+        etcd.endpoints_toml()
+    ))
+}
+
+fn agent(etcd: &Etcd, ttl: &str, edge: &str) -> Node {
+    Node::new(&format!(
+        r#"[stack]
+name = "agent"
+[cluster]
+etcd = {}
+node = "agent-1"
+ttl = "{ttl}"
+[components.kubelet]
+command = ["sleep", "1000"]
+{edge} = ["@server-1/apiserver"]
+"#,
+        etcd.endpoints_toml()
+    ))
+}
+
+const REMOTE: &str = "@server-1/apiserver";
+
+fn millis(later: SystemTime, earlier: SystemTime) -> f64 {
+    match later.duration_since(earlier) {
+        Ok(d) => d.as_secs_f64() * 1000.0,
+        Err(e) => -(e.duration().as_secs_f64() * 1000.0),
+    }
+}
+
+#[test]
+fn kubelet_starts_only_once_the_servers_apiserver_is_ready() {
+    let Some(()) = etcd_or_skip() else { return };
+    let etcd = Etcd::start();
+    let mut agent = agent(&etcd, "2s", "requires");
+    agent.up();
+    // The agent waits: nothing of the server is published yet.
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(agent.state("kubelet"), "waiting", "{}", agent.log());
+    assert_eq!(agent.state(REMOTE), "waiting", "{}", agent.log());
+    let mut server = server(&etcd, "2s");
+    server.up();
+    server.wait("apiserver", "20s");
+    agent.wait("kubelet", "20s");
+    let epoch = SystemTime::UNIX_EPOCH;
+    let ready = server.first("apiserver", "ready", epoch).expect("apiserver ready");
+    let remote = agent.first(REMOTE, "ready", epoch).expect("the stand-in ready");
+    let started = agent.first("kubelet", "starting", epoch).expect("kubelet started");
+    assert!(remote >= ready, "the stand-in was ready before the apiserver");
+    assert!(started >= remote, "kubelet started before the apiserver was ready");
+    let latency = millis(started, ready);
+    println!(
+        "apiserver ready -> kubelet starting: {latency:.1} ms (stand-in ready after {:.1} ms)",
+        millis(remote, ready)
+    );
+    // A watch, not a poll: far below any polling period (K3s waits 5-10 s); a loose bound.
+    assert!(latency < 2000.0, "kubelet started {latency:.1} ms after the apiserver");
+    // The status names the remote dependency with its node and pid.
+    let status = String::from_utf8_lossy(&agent.herald(&["status"]).stdout).into_owned();
+    assert!(status.contains(REMOTE), "{status}");
+}
+
+#[test]
+fn a_killed_server_stops_its_bound_dependent_which_starts_again_once_it_is_back() {
+    let Some(()) = etcd_or_skip() else { return };
+    let etcd = Etcd::start();
+    let mut server = server(&etcd, "2s");
+    server.up();
+    server.wait("apiserver", "20s");
+    let mut agent = agent(&etcd, "2s", "binds_to");
+    agent.up();
+    agent.wait("kubelet", "20s");
+
+    let killed = SystemTime::now();
+    server.kill();
+    assert!(
+        eventually(TTL * 4, || agent.first("kubelet", "stopping", killed).is_some()),
+        "kubelet was not stopped after its server died\n{}",
+        agent.log()
+    );
+    let stopped = agent.first("kubelet", "stopping", killed).unwrap();
+    let took = millis(stopped, killed);
+    println!("server SIGKILLed -> kubelet stopping: {took:.0} ms (ttl {} ms)", TTL.as_millis());
+    // Bound: ttl + an election timeout (500 ms here) + a second; generous for a loaded machine.
+    assert!(took < (TTL.as_millis() as f64) + 1500.0 + 1000.0, "took {took:.0} ms");
+    assert_ne!(agent.state("kubelet"), "ready");
+
+    // The server again: the old owner key goes with the old lease, then the new supervisor
+    // publishes, and kubelet starts again.
+    let back = SystemTime::now();
+    server.up();
+    server.wait("apiserver", "20s");
+    agent.wait("kubelet", "20s");
+    let ready = server.first("apiserver", "ready", back).unwrap();
+    let restarted = agent.first("kubelet", "starting", back).expect("kubelet started again");
+    assert!(restarted >= ready, "kubelet started again before the new apiserver was ready");
+}
+
+#[test]
+fn one_etcd_member_lost_changes_nothing_two_make_remote_dependencies_not_ready() {
+    let Some(()) = etcd_or_skip() else { return };
+    let mut etcd = Etcd::start();
+    let mut server = server(&etcd, "3s");
+    server.up();
+    server.wait("apiserver", "20s");
+    let mut agent = agent(&etcd, "3s", "binds_to");
+    agent.up();
+    agent.wait("kubelet", "20s");
+    let ttl = Duration::from_secs(3);
+
+    // One member down, the leader itself if one says it leads: nothing changes.
+    let first = etcd.leader().unwrap_or(0);
+    let lost_one = SystemTime::now();
+    etcd.kill_member(first);
+    std::thread::sleep(ttl * 2);
+    assert_eq!(agent.events(REMOTE).iter().filter(|(t, _)| *t >= lost_one).count(), 0,
+        "the stand-in changed with one member lost\n{}", agent.log());
+    assert_eq!(agent.state("kubelet"), "ready");
+    assert_eq!(server.state("apiserver"), "ready");
+
+    // Two down: no quorum. Remote dependencies are not ready; the local stacks keep running.
+    let second = (first + 1) % 3;
+    let lost_two = SystemTime::now();
+    etcd.kill_member(second);
+    assert!(
+        eventually(ttl * 3, || agent.first("kubelet", "stopping", lost_two).is_some()),
+        "kubelet still runs without etcd's quorum\n{}",
+        agent.log()
+    );
+    let seen = millis(agent.first(REMOTE, "restarting", lost_two).unwrap(), lost_two);
+    println!("quorum lost -> remote dependency not ready: {seen:.0} ms (ttl {} ms)", ttl.as_millis());
+    std::thread::sleep(ttl);
+    assert_ne!(agent.state(REMOTE), "ready", "falsely ready without quorum");
+    assert_ne!(agent.state("kubelet"), "ready");
+    assert_eq!(server.state("apiserver"), "ready", "the local stack keeps running");
+
+    // Back: everything recovers by itself.
+    let back = SystemTime::now();
+    etcd.start_member(first);
+    etcd.start_member(second);
+    etcd.wait_healthy(&[0, 1, 2]);
+    agent.wait("kubelet", "30s");
+    assert!(agent.first("kubelet", "ready", back).is_some(), "{}", agent.log());
+    assert_eq!(server.state("apiserver"), "ready");
+}
