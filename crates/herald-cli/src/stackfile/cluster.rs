@@ -142,7 +142,10 @@ fn read_endpoints(node: &Node, field: &str, c: &mut Checker) -> Option<Vec<Strin
                 format!("`{field}`: {text:?} needs TLS, which herald's etcd client does not speak; use an http:// endpoint"),
             );
             ok = false;
-        } else if rest.rsplit_once(':').is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err()) {
+        } else if rest
+            .rsplit_once(':')
+            .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
+        {
             c.error(
                 item,
                 format!("`{field}`: {text:?} is not an endpoint such as \"http://127.0.0.1:2379\""),
@@ -157,7 +160,11 @@ fn read_endpoints(node: &Node, field: &str, c: &mut Checker) -> Option<Vec<Strin
 fn host_name() -> String {
     let uname = rustix::system::uname();
     let name = uname.nodename().to_string_lossy().into_owned();
-    if name.is_empty() { "localhost".into() } else { name }
+    if name.is_empty() {
+        "localhost".into()
+    } else {
+        name
+    }
 }
 
 fn plain(text: &str) -> bool {
@@ -187,11 +194,23 @@ pub(crate) fn add_remotes(
             for dep in deps.iter().filter(|d| is_remote(d)) {
                 let problem = match (split_remote(dep), cluster) {
                     (Some((n, c)), _) if !plain(n) || !plain(c) || n.is_empty() || c.is_empty() => {
-                        Some(format!("`{dep}` in `{field}` of component `{}` must be `@NODE/COMPONENT`, each a name of letters, digits, `-`, `_` and `.`", spec.name))
+                        Some(format!(
+                            "`{dep}` in `{field}` of component `{}` must be `@NODE/COMPONENT`, each a name of letters, digits, `-`, `_` and `.`",
+                            spec.name
+                        ))
                     }
-                    (None, _) => Some(format!("`{dep}` in `{field}` of component `{}` must be `@NODE/COMPONENT`", spec.name)),
-                    (Some(_), None) => Some(format!("`{dep}` in `{field}` of component `{}` names a component of another node: add a `[cluster]` section with the etcd endpoints to find it", spec.name)),
-                    (Some((n, c)), Some(config)) if n == config.node => Some(format!("`{dep}` in `{field}` of component `{}` names this node (`cluster.node` is {n:?}): write `{c}`", spec.name)),
+                    (None, _) => Some(format!(
+                        "`{dep}` in `{field}` of component `{}` must be `@NODE/COMPONENT`",
+                        spec.name
+                    )),
+                    (Some(_), None) => Some(format!(
+                        "`{dep}` in `{field}` of component `{}` names a component of another node: add a `[cluster]` section with the etcd endpoints to find it",
+                        spec.name
+                    )),
+                    (Some((n, c)), Some(config)) if n == config.node => Some(format!(
+                        "`{dep}` in `{field}` of component `{}` names this node (`cluster.node` is {n:?}): write `{c}`",
+                        spec.name
+                    )),
                     _ => None,
                 };
                 if let Some(message) = problem {
@@ -256,7 +275,10 @@ mod tests {
         );
         assert!(problems.is_empty(), "{problems:?}");
         let config = config.unwrap();
-        assert_eq!((config.node.as_str(), config.prefix.as_str()), ("s-1", "/x"));
+        assert_eq!(
+            (config.node.as_str(), config.prefix.as_str()),
+            ("s-1", "/x")
+        );
         assert_eq!(config.owner_key("s-1"), "/x/owners/s-1");
     }
 
@@ -267,17 +289,30 @@ mod tests {
         );
         assert!(config.is_none());
         assert_eq!(problems.len(), 5, "{problems:?}");
-        assert!(problems[0].contains("unknown field `cluster.ttls`"), "{problems:?}");
+        assert!(
+            problems[0].contains("unknown field `cluster.ttls`"),
+            "{problems:?}"
+        );
         assert!(problems.iter().any(|p| p.contains("needs TLS")));
-        assert!(problems.iter().any(|p| p.contains("\"nohost\" is not an endpoint")));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("\"nohost\" is not an endpoint"))
+        );
         assert!(problems.iter().any(|p| p.contains("whole seconds")));
         let (_, problems) = cluster("[cluster]\nnode = \"a\"\n");
-        assert_eq!(problems, ["`[cluster]` needs `etcd`, the list of etcd endpoints"]);
+        assert_eq!(
+            problems,
+            ["`[cluster]` needs `etcd`, the list of etcd endpoints"]
+        );
     }
 
     #[test]
     fn remote_names_split_into_node_and_component() {
-        assert_eq!(split_remote("@server-1/apiserver"), Some(("server-1", "apiserver")));
+        assert_eq!(
+            split_remote("@server-1/apiserver"),
+            Some(("server-1", "apiserver"))
+        );
         assert_eq!(split_remote("apiserver"), None);
         assert!(is_remote("@x"));
     }

@@ -34,7 +34,12 @@ pub struct Document {
 pub fn read(root: &Node, c: &mut Checker) -> Document {
     let mut doc = Document::default();
     c.no_nul(root);
-    let Some(top) = c.table(root, "", TOP, &["stack", "cluster", "defaults", "components"]) else {
+    let Some(top) = c.table(
+        root,
+        "",
+        TOP,
+        &["stack", "cluster", "defaults", "components"],
+    ) else {
         return doc;
     };
     if let Some(stack) = first(top, "stack") {

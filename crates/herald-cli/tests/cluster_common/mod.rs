@@ -84,9 +84,24 @@ impl Etcd {
         let child = Command::new(ETCD)
             .args(["--name", &m.name, "--data-dir"])
             .arg(&data)
-            .args(["--listen-client-urls", &client, "--advertise-client-urls", &client])
-            .args(["--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer])
-            .args(["--initial-cluster", &initial, "--initial-cluster-state", "new"])
+            .args([
+                "--listen-client-urls",
+                &client,
+                "--advertise-client-urls",
+                &client,
+            ])
+            .args([
+                "--listen-peer-urls",
+                &peer,
+                "--initial-advertise-peer-urls",
+                &peer,
+            ])
+            .args([
+                "--initial-cluster",
+                &initial,
+                "--initial-cluster-state",
+                "new",
+            ])
             .args(["--initial-cluster-token", "herald-test"])
             .args(["--heartbeat-interval", "50", "--election-timeout", "500"])
             .stdin(Stdio::null())
@@ -136,8 +151,7 @@ impl Etcd {
             m.child.is_some()
                 && http(m.client, "POST", "/v3/maintenance/status", "{}").is_some_and(|body| {
                     let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-                    v["leader"].as_str().is_some()
-                        && v["leader"] == v["header"]["member_id"]
+                    v["leader"].as_str().is_some() && v["leader"] == v["header"]["member_id"]
                 })
         })
     }
@@ -199,6 +213,7 @@ impl Node {
         command
             .current_dir(self.path())
             .env_remove("HERALD_FILE")
+            .env("HERALD_LOG", "herald_cli::runtime::cluster=info,warn")
             .env("NO_COLOR", "1");
         command
     }
@@ -220,7 +235,11 @@ impl Node {
         while !self.path().join(".herald/control.sock").exists()
             || self.herald(&["status"]).status.code() != Some(0)
         {
-            assert!(start.elapsed() < Duration::from_secs(20), "herald up does not answer\n{}", self.log());
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "herald up does not answer\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -253,7 +272,8 @@ impl Node {
     /// The supervisor's own output.
     pub fn log(&self) -> String {
         let up = std::fs::read_to_string(self.path().join("up.log")).unwrap_or_default();
-        let own = std::fs::read_to_string(self.path().join(".herald/herald.log")).unwrap_or_default();
+        let own =
+            std::fs::read_to_string(self.path().join(".herald/herald.log")).unwrap_or_default();
         format!("--- up output:\n{up}\n--- herald.log:\n{own}")
     }
 
@@ -269,7 +289,8 @@ impl Node {
 
     /// Every event of the current run of `name`, as `(time, state)`.
     pub fn events(&self, name: &str) -> Vec<(SystemTime, String)> {
-        let text = std::fs::read_to_string(self.path().join(".herald/events.jsonl")).unwrap_or_default();
+        let text =
+            std::fs::read_to_string(self.path().join(".herald/events.jsonl")).unwrap_or_default();
         text.lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .filter(|v| v["component"] == name)

@@ -3,7 +3,7 @@
 //!
 //! - [`session`]: one etcd client and one lease per supervisor, granted at start and kept alive
 //!   every `ttl/3`; its [`Link`](session::Link) says whether etcd answers with a leader (a
-//!   keepalive answered within two periods) and counts each new lease or recovery (`epoch`),
+//!   keepalive answered within the last `ttl`) and counts each new lease or recovery (`epoch`),
 //!   so that the others start afresh;
 //! - [`publish`]: from the engine's event stream, a key per ready (or completed) component at
 //!   `<prefix>/nodes/<node>/<component>` on the lease, deleted when it is no longer up, all
@@ -19,8 +19,8 @@
 //!
 //! Detection bound: a remote supervisor killed outright is seen once its lease expires, at
 //! most `ttl` after its last keepalive, plus up to one election timeout of etcd (a new leader
-//! extends every lease). Losing etcd's quorum, or every endpoint, is seen within two keepalive
-//! periods (`2 * ttl/3`): remote dependencies then count as not ready, never as ready, until
+//! extends every lease). Losing etcd's quorum, or every endpoint, is seen within `ttl` of
+//! the last keepalive answered: remote dependencies then count as not ready, never as ready, until
 //! etcd answers again and the prefix has been read afresh.
 //!
 //! Nothing here polls: the keepalive is the only timer at rest.

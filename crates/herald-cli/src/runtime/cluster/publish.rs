@@ -82,11 +82,7 @@ impl Publisher {
         }
         self.wanted.clear();
         if let Some((owner, _)) = self.held {
-            let _ = tokio::time::timeout(
-                Duration::from_secs(2),
-                self.delete_extras(owner),
-            )
-            .await;
+            let _ = tokio::time::timeout(Duration::from_secs(2), self.delete_extras(owner)).await;
         }
     }
 
@@ -220,7 +216,9 @@ impl Publisher {
         let puts: Vec<TxnOp> = self
             .wanted
             .iter()
-            .map(|(name, value)| TxnOp::put(self.key(name), value.clone(), Some(self.put_options())))
+            .map(|(name, value)| {
+                TxnOp::put(self.key(name), value.clone(), Some(self.put_options()))
+            })
             .collect();
         if puts.is_empty() {
             return Ok(());
@@ -234,8 +232,10 @@ impl Publisher {
         let period = super::session::period(self.config.ttl);
         let got = tokio::time::timeout(
             period,
-            self.client
-                .get(prefix.clone(), Some(GetOptions::new().with_prefix().with_keys_only())),
+            self.client.get(
+                prefix.clone(),
+                Some(GetOptions::new().with_prefix().with_keys_only()),
+            ),
         )
         .await
         .map_err(|_| "no answer".to_string())?

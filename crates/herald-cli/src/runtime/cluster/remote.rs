@@ -37,7 +37,10 @@ pub fn check_kind() -> CheckKind {
 fn describe(name: &str, published: &Published) -> String {
     let node = crate::stackfile::cluster::split_remote(name).map_or("", |(n, _)| n);
     match published.pid {
-        Some(pid) => format!("{} on {node} (pid {pid}) since {}", published.state, published.since),
+        Some(pid) => format!(
+            "{} on {node} (pid {pid}) since {}",
+            published.state, published.since
+        ),
         None => format!("{} on {node} since {}", published.state, published.since),
     }
 }

@@ -1,17 +1,19 @@
 //! One etcd client and one lease per supervisor, kept alive every `ttl/3`.
 //!
 //! The client is made once, over every endpoint (tonic balances between them and reconnects),
-//! with `require_leader`: a member that has lost its leader refuses requests instead of
+//! with no request timeout of its own (it would end the watch and keepalive streams: each
+//! call here is bounded by a timer instead), with `require_leader`: a member that has lost its leader refuses requests instead of
 //! answering from a stale state. The keepalive task grants the lease, then renews it each
 //! period; its [`Link`] is the supervisor's view of etcd:
-//! - `healthy` while a keepalive was answered within the last two periods: etcd has a leader
-//!   and this supervisor reaches it;
+//! - `healthy` while a keepalive was answered within the last `ttl` (three periods): etcd
+//!   has a leader and this supervisor reaches it;
 //! - `lease`, the current lease (0 before the first grant);
 //! - `epoch`, bumped on every new lease and every return to health, so that the publisher
 //!   republishes and the watcher lists afresh.
 //!
 //! A lease found gone (an answer with TTL 0: it expired while this supervisor was cut off) is
-//! granted anew. Failed attempts back off from 100 ms to one period.
+//! granted anew. After a failed attempt the next one comes sooner than a period, backing off
+//! from 100 ms to one period, so that a lost member or a leader election is ridden out.
 
 use crate::stackfile::cluster::ClusterConfig;
 use etcd_client::{Client, ConnectOptions};
@@ -27,7 +29,7 @@ pub struct Link {
     pub lease: i64,
     /// Bumped on each new lease and each return to health.
     pub epoch: u64,
-    /// A keepalive was answered within the last two periods.
+    /// A keepalive was answered within the last `ttl` (three periods).
     pub healthy: bool,
 }
 
@@ -46,7 +48,6 @@ impl Session {
         let period = period(config.ttl);
         let options = ConnectOptions::new()
             .with_connect_timeout(Duration::from_secs(1).min(period))
-            .with_timeout(period)
             .with_keep_alive(period, period)
             .with_keep_alive_while_idle(true)
             .with_require_leader(true);
@@ -87,6 +88,9 @@ impl Session {
     }
 }
 
+/// How many keepalive periods without an answer lose the link's health: a whole `ttl`.
+const STALE: u32 = 3;
+
 /// The keepalive period: a third of the time to live.
 pub fn period(ttl: Duration) -> Duration {
     ttl / 3
@@ -99,7 +103,7 @@ async fn keep_alive(mut client: Client, config: Arc<ClusterConfig>, link: watch:
     let mut retry = Duration::from_millis(100);
     let mut last_answer: Option<Instant> = None;
     let unhealthy = |link: &watch::Sender<Link>, last: Option<Instant>, period: Duration| {
-        if last.is_none_or(|t| t.elapsed() >= 2 * period) {
+        if last.is_none_or(|t| t.elapsed() >= STALE * period) {
             link.send_if_modified(|l| std::mem::replace(&mut l.healthy, false));
         }
     };
@@ -109,7 +113,10 @@ async fn keep_alive(mut client: Client, config: Arc<ClusterConfig>, link: watch:
         let lease = match granted {
             Ok(Ok(granted)) => granted,
             outcome => {
-                let why = outcome.map_or_else(|_| "no answer".to_string(), |r| r.err().map(|e| e.to_string()).unwrap_or_default());
+                let why = outcome.map_or_else(
+                    |_| "no answer".to_string(),
+                    |r| r.err().map(|e| e.to_string()).unwrap_or_default(),
+                );
                 tracing::warn!("cluster: cannot grant a lease: {why}");
                 unhealthy(&link, last_answer, period);
                 tokio::time::sleep(retry).await;
@@ -120,15 +127,30 @@ async fn keep_alive(mut client: Client, config: Arc<ClusterConfig>, link: watch:
         period = self::period(Duration::from_secs(lease.ttl().max(1) as u64));
         last_answer = Some(Instant::now());
         retry = Duration::from_millis(100);
-        tracing::info!("cluster: lease {:x} granted, ttl {}s", lease.id(), lease.ttl());
+        tracing::info!(
+            "cluster: lease {:x} granted, ttl {}s",
+            lease.id(),
+            lease.ttl()
+        );
         link.send_modify(|l| {
             l.lease = lease.id();
             l.epoch += 1;
             l.healthy = true;
         });
         // Kept alive until it is found gone.
-        renew(&mut client, lease.id(), period, &link, &mut last_answer, &unhealthy).await;
-        tracing::warn!("cluster: lease {:x} is gone; granting a new one", lease.id());
+        renew(
+            &mut client,
+            lease.id(),
+            period,
+            &link,
+            &mut last_answer,
+            &unhealthy,
+        )
+        .await;
+        tracing::warn!(
+            "cluster: lease {:x} is gone; granting a new one",
+            lease.id()
+        );
     }
 }
 
@@ -142,17 +164,25 @@ async fn renew(
     unhealthy: &impl Fn(&watch::Sender<Link>, Option<Instant>, Duration),
 ) {
     let mut stream = None;
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut wait = Duration::ZERO;
+    let mut retry = Duration::from_millis(100);
+    let failed = |wait: &mut Duration, retry: &mut Duration| {
+        *wait = *retry;
+        *retry = (*retry * 2).min(period);
+    };
     loop {
-        tick.tick().await;
+        tokio::time::sleep(wait).await;
         if stream.is_none() {
             match tokio::time::timeout(period, client.lease_keep_alive(lease)).await {
                 Ok(Ok(opened)) => stream = Some(opened),
                 outcome => {
-                    let why = outcome.map_or_else(|_| "no answer".to_string(), |r| r.err().map(|e| e.to_string()).unwrap_or_default());
+                    let why = outcome.map_or_else(
+                        |_| "no answer".to_string(),
+                        |r| r.err().map(|e| e.to_string()).unwrap_or_default(),
+                    );
                     tracing::warn!("cluster: keepalive stream: {why}");
                     unhealthy(link, *last_answer, period);
+                    failed(&mut wait, &mut retry);
                     continue;
                 }
             }
@@ -163,9 +193,9 @@ async fn renew(
                 keeper.keep_alive().await?;
                 answers.message().await
             });
-            // Health is lost two periods after the last answer, even while this one is
-            // pending.
-            let stale_at = last_answer.map_or_else(Instant::now, |t| t + 2 * period);
+            // Health is lost `STALE` periods after the last answer, even while this one
+            // is pending.
+            let stale_at = last_answer.map_or_else(Instant::now, |t| t + STALE * period);
             tokio::pin!(answer);
             loop {
                 tokio::select! {
@@ -179,6 +209,8 @@ async fn renew(
         match answer {
             Ok(Ok(Some(answer))) if answer.ttl() > 0 => {
                 *last_answer = Some(Instant::now());
+                wait = period;
+                retry = Duration::from_millis(100);
                 link.send_if_modified(|l| {
                     let recovered = !l.healthy;
                     if recovered {
@@ -202,6 +234,7 @@ async fn renew(
                 }
                 stream = None;
                 unhealthy(link, *last_answer, period);
+                failed(&mut wait, &mut retry);
             }
         }
     }

@@ -56,9 +56,7 @@ pub struct View {
 impl View {
     /// The published entry of `name` if it is up and the view is current.
     pub fn up(&self, name: &str) -> Option<&Published> {
-        self.entries
-            .get(name)
-            .filter(|p| self.healthy && p.is_up())
+        self.entries.get(name).filter(|p| self.healthy && p.is_up())
     }
 }
 
@@ -68,8 +66,28 @@ pub fn start(
     session: &Session,
 ) -> (watch::Receiver<View>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = watch::channel(View::default());
-    let task = tokio::spawn(run(config, session.client.clone(), session.link.clone(), tx));
+    let tx = Arc::new(tx);
+    tokio::spawn(mirror_loss(session.link.clone(), tx.clone()));
+    let task = tokio::spawn(run(
+        config,
+        session.client.clone(),
+        session.link.clone(),
+        tx,
+    ));
     (rx, task)
+}
+
+/// Marks the view unhealthy the moment the link is, whatever the watcher is doing (listing,
+/// backing off): only a fresh list makes it healthy again.
+async fn mirror_loss(mut link: watch::Receiver<Link>, view: Arc<watch::Sender<View>>) {
+    loop {
+        if !link.borrow_and_update().healthy {
+            view.send_if_modified(|v| std::mem::replace(&mut v.healthy, false));
+        }
+        if link.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 /// The remote name of a key under `<prefix>/nodes/`.
@@ -87,7 +105,7 @@ async fn run(
     config: Arc<ClusterConfig>,
     mut client: Client,
     mut link: watch::Receiver<Link>,
-    view: watch::Sender<View>,
+    view: Arc<watch::Sender<View>>,
 ) {
     let prefix = config.nodes_prefix();
     let period = super::session::period(config.ttl);
