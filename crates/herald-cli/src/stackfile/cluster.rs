@@ -36,6 +36,20 @@ pub struct ClusterConfig {
 }
 
 impl ClusterConfig {
+    /// The endpoints as URLs (`127.0.0.1:2379` is `http://127.0.0.1:2379`).
+    pub fn urls(&self) -> Vec<String> {
+        self.endpoints
+            .iter()
+            .map(|e| {
+                if e.contains("://") {
+                    e.clone()
+                } else {
+                    format!("http://{e}")
+                }
+            })
+            .collect()
+    }
+
     /// The key of `component` of `node`: `<prefix>/nodes/<node>/<component>`.
     pub fn key(&self, node: &str, component: &str) -> String {
         format!("{}/nodes/{node}/{component}", self.prefix)

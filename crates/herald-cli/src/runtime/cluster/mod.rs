@@ -17,6 +17,9 @@
 //!   engine's edge kinds apply (`requires`: a waiting dependent keeps waiting; `binds_to`:
 //!   the dependent stops, and starts again once the key is back).
 //!
+//! - [`direct`]: `herald wait @node/component` on etcd itself, for a remote component the
+//!   running stack does not know.
+//!
 //! Detection bound: a remote supervisor killed outright is seen once its lease expires, at
 //! most `ttl` after its last keepalive, plus up to one election timeout of etcd (a new leader
 //! extends every lease). Losing etcd's quorum, or every endpoint, is seen within `ttl` of
@@ -25,6 +28,7 @@
 //!
 //! Nothing here polls: the keepalive is the only timer at rest.
 
+pub mod direct;
 pub mod publish;
 pub mod remote;
 pub mod session;

@@ -51,17 +51,7 @@ impl Session {
             .with_keep_alive(period, period)
             .with_keep_alive_while_idle(true)
             .with_require_leader(true);
-        let endpoints: Vec<String> = config
-            .endpoints
-            .iter()
-            .map(|e| {
-                if e.contains("://") {
-                    e.clone()
-                } else {
-                    format!("http://{e}")
-                }
-            })
-            .collect();
+        let endpoints = config.urls();
         let client = Client::connect(&endpoints, Some(options))
             .await
             .map_err(|e| anyhow::anyhow!("cannot set up the etcd client for {endpoints:?}: {e}"))?;
