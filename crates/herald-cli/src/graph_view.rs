@@ -156,10 +156,12 @@ fn mermaid(stack: &StackFile, graph: &Graph) -> String {
     out
 }
 
-/// The remote components of `stack`, grouped by node in order of first mention: each as
-/// `(name, component, index in the stack)`.
-fn remote_by_node(stack: &StackFile) -> Vec<(&str, Vec<(&str, &str, usize)>)> {
-    let mut groups: Vec<(&str, Vec<(&str, &str, usize)>)> = Vec::new();
+/// A remote component: its name, its name on its node, its index in the stack.
+type Remote<'a> = (&'a str, &'a str, usize);
+
+/// The remote components of `stack`, grouped by node in order of first mention.
+fn remote_by_node(stack: &StackFile) -> Vec<(&str, Vec<Remote<'_>>)> {
+    let mut groups: Vec<(&str, Vec<Remote<'_>>)> = Vec::new();
     for (i, spec) in stack.components.iter().enumerate() {
         let Some((node, component)) = split_remote(&spec.name) else {
             continue;

@@ -60,10 +60,22 @@ fn kubelet_starts_only_once_the_servers_apiserver_is_ready() {
     std::thread::sleep(Duration::from_millis(800));
     assert_eq!(agent.state("kubelet"), "waiting", "{}", agent.log());
     assert_eq!(agent.state(REMOTE), "waiting", "{}", agent.log());
+    // `herald wait` from a stack that does not depend on it waits on etcd itself.
+    let observer = Node::new(&format!(
+        "[cluster]\netcd = {}\nnode = \"observer\"\n[components.idle]\ncommand = [\"true\"]\n",
+        etcd.endpoints_toml()
+    ));
+    let early = observer.herald(&["wait", REMOTE, "--timeout", "300ms"]);
+    assert_eq!(early.status.code(), Some(1), "{early:?}");
+    assert!(
+        String::from_utf8_lossy(&early.stderr).contains("timed out"),
+        "{early:?}"
+    );
     let mut server = server(&etcd, "2s");
     server.up();
     server.wait("apiserver", "20s");
     agent.wait("kubelet", "20s");
+    observer.wait(REMOTE, "10s");
     let epoch = SystemTime::UNIX_EPOCH;
     let ready = server
         .first("apiserver", "ready", epoch)
@@ -92,9 +104,31 @@ fn kubelet_starts_only_once_the_servers_apiserver_is_ready() {
         latency < 2000.0,
         "kubelet started {latency:.1} ms after the apiserver"
     );
-    // The status names the remote dependency with its node and pid.
-    let status = String::from_utf8_lossy(&agent.herald(&["status"]).stdout).into_owned();
-    assert!(status.contains(REMOTE), "{status}");
+    // The status lists the remote dependency with its node and what it published.
+    let text = |out: std::process::Output| String::from_utf8_lossy(&out.stdout).into_owned();
+    let status = text(agent.herald(&["status"]));
+    let row = status
+        .lines()
+        .find(|l| l.starts_with(REMOTE))
+        .unwrap_or_else(|| panic!("{status}"));
+    assert!(status.contains("REMOTE DEPENDENCY"), "{status}");
+    assert!(
+        row.contains("server-1") && row.contains("ready on server-1 (pid "),
+        "{status}"
+    );
+    // The graph and the analysis know it.
+    let graph = text(agent.herald(&["graph"]));
+    assert!(
+        graph.contains("@server-1/apiserver  (remote, on server-1)"),
+        "{graph}"
+    );
+    let dot = text(agent.herald(&["graph", "--format", "dot"]));
+    assert!(dot.contains("subgraph \"cluster_server-1\""), "{dot}");
+    let chain = text(agent.herald(&["analyze", "critical-chain", "kubelet"]));
+    assert!(chain.contains(REMOTE), "{chain}");
+    let trace = text(agent.herald(&["analyze", "trace"]));
+    assert!(trace.contains(REMOTE), "{trace}");
+    println!("{chain}");
 }
 
 #[test]

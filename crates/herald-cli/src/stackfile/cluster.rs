@@ -321,6 +321,55 @@ mod tests {
         );
     }
 
+    fn load(text: &str) -> Result<crate::stackfile::StackFile, Vec<String>> {
+        let path = std::path::Path::new("/nowhere/herald.toml");
+        crate::stackfile::parse(path, text.to_string())
+            .map_err(|d| d.iter().map(|p| p.message.clone()).collect())
+    }
+
+    #[test]
+    fn remote_dependencies_get_one_stand_in_each() {
+        let stack = load(
+            "[cluster]\netcd = [\"http://127.0.0.1:2379\"]\nnode = \"agent-1\"\n\
+             [components.kubelet]\ncommand = [\"k\"]\nrequires = [\"@server-1/apiserver\"]\n\
+             [components.proxy]\ncommand = [\"p\"]\nbinds_to = [\"@server-1/apiserver\"]\n\
+             wants = [\"@server-2/dns\"]\n",
+        )
+        .unwrap();
+        let names: Vec<&str> = stack.components.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["kubelet", "proxy", "@server-1/apiserver", "@server-2/dns"]
+        );
+        let stand_in = &stack.components[2];
+        assert!(stand_in.command.is_empty());
+        assert_eq!(stand_in.restart, herald::RestartPolicy::Always);
+        assert_eq!(stack.cluster.unwrap().node, "agent-1");
+    }
+
+    #[test]
+    fn bad_remote_dependencies_are_placed_once() {
+        let problems =
+            load("[components.kubelet]\ncommand = [\"k\"]\nrequires = [\"@server-1/apiserver\"]\n")
+                .unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains("add a `[cluster]` section"),
+            "{problems:?}"
+        );
+        let problems = load(
+            "[cluster]\netcd = [\"127.0.0.1:2379\"]\nnode = \"a\"\n\
+             [components.k]\ncommand = [\"k\"]\nrequires = [\"@a/x\", \"@b\", \"@b/c d\"]\n",
+        )
+        .unwrap_err();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].contains("names this node"), "{problems:?}");
+        assert!(
+            problems[1].contains("must be `@NODE/COMPONENT`"),
+            "{problems:?}"
+        );
+    }
+
     #[test]
     fn remote_names_split_into_node_and_component() {
         assert_eq!(
