@@ -43,12 +43,24 @@ struct Member {
 pub struct Etcd {
     dir: tempfile::TempDir,
     members: Vec<Member>,
+    /// Another address the members serve clients on too (a veth's, for the partition test).
+    also: Option<String>,
 }
 
 impl Etcd {
     /// Starts three members and waits until the cluster answers.
     pub fn start() -> Etcd {
-        let dir = tempfile::tempdir().expect("a temporary folder");
+        Etcd::start_also_on(None)
+    }
+
+    /// Starts three members serving clients on 127.0.0.1 and on `also`.
+    pub fn start_also_on(also: Option<&str>) -> Etcd {
+        // In memory where there is /dev/shm: etcd syncs every commit to disk.
+        let dir = match Path::new("/dev/shm").is_dir() {
+            true => tempfile::tempdir_in("/dev/shm"),
+            false => tempfile::tempdir(),
+        }
+        .expect("a temporary folder");
         let members: Vec<Member> = (0..3)
             .map(|i| Member {
                 name: format!("m{i}"),
@@ -57,7 +69,11 @@ impl Etcd {
                 child: None,
             })
             .collect();
-        let mut etcd = Etcd { dir, members };
+        let mut etcd = Etcd {
+            dir,
+            members,
+            also: also.map(str::to_string),
+        };
         for i in 0..3 {
             etcd.start_member(i);
         }
@@ -76,10 +92,14 @@ impl Etcd {
     /// Starts member `i` (again, on its data).
     pub fn start_member(&mut self, i: usize) {
         let initial = self.initial_cluster();
+        let also = self.also.clone();
         let data = self.dir.path().join(format!("m{i}.etcd"));
         let log = std::fs::File::create(self.dir.path().join(format!("m{i}.log"))).unwrap();
         let m = &mut self.members[i];
-        let client = format!("http://127.0.0.1:{}", m.client);
+        let mut client = format!("http://127.0.0.1:{}", m.client);
+        if let Some(also) = &also {
+            client.push_str(&format!(",http://{also}:{}", m.client));
+        }
         let peer = format!("http://127.0.0.1:{}", m.peer);
         let child = Command::new(ETCD)
             .args(["--name", &m.name, "--data-dir"])
@@ -137,10 +157,15 @@ impl Etcd {
 
     /// The client endpoints, as a TOML array.
     pub fn endpoints_toml(&self) -> String {
+        self.endpoints_toml_at("127.0.0.1")
+    }
+
+    /// The client endpoints on `host`, as a TOML array.
+    pub fn endpoints_toml_at(&self, host: &str) -> String {
         let list: Vec<String> = self
             .members
             .iter()
-            .map(|m| format!("\"http://127.0.0.1:{}\"", m.client))
+            .map(|m| format!("\"http://{host}:{}\"", m.client))
             .collect();
         format!("[{}]", list.join(", "))
     }
@@ -191,6 +216,8 @@ fn health(port: u16) -> bool {
 pub struct Node {
     pub dir: tempfile::TempDir,
     supervisor: Option<Child>,
+    /// The network namespace the supervisor runs in (`ip netns exec`), if any.
+    pub netns: Option<String>,
 }
 
 impl Node {
@@ -201,6 +228,7 @@ impl Node {
         Node {
             dir,
             supervisor: None,
+            netns: None,
         }
     }
 
@@ -222,8 +250,17 @@ impl Node {
     /// waits until its control socket answers.
     pub fn up(&mut self) {
         let log = std::fs::File::create(self.path().join("up.log")).unwrap();
-        let child = self
-            .command()
+        let mut command = self.command();
+        if let Some(netns) = &self.netns {
+            let herald = std::mem::replace(&mut command, Command::new("ip"));
+            command
+                .args(["netns", "exec", netns])
+                .arg(herald.get_program())
+                .current_dir(self.path())
+                .envs(herald.get_envs().filter_map(|(k, v)| Some((k, v?))))
+                .env_remove("HERALD_FILE");
+        }
+        let child = command
             .arg("up")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())

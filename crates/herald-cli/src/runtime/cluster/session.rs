@@ -78,6 +78,12 @@ impl Session {
     }
 }
 
+/// Whether an etcd error says the lease no longer exists (it expired while this supervisor
+/// was cut off): then a new one is granted.
+fn lease_gone(why: &str) -> bool {
+    why.contains("lease not found")
+}
+
 /// How many keepalive periods without an answer lose the link's health: a whole `ttl`.
 const STALE: u32 = 3;
 
@@ -171,6 +177,9 @@ async fn renew(
                         |r| r.err().map(|e| e.to_string()).unwrap_or_default(),
                     );
                     tracing::warn!("cluster: keepalive stream: {why}");
+                    if lease_gone(&why) {
+                        return;
+                    }
                     unhealthy(link, *last_answer, period);
                     failed(&mut wait, &mut retry);
                     continue;
@@ -219,7 +228,7 @@ async fn renew(
                     Ok(_) => "the stream ended".to_string(),
                 };
                 tracing::warn!("cluster: keepalive of lease {lease:x}: {why}");
-                if why.contains("requested lease not found") {
+                if lease_gone(&why) {
                     return;
                 }
                 stream = None;
