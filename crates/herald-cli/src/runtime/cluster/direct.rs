@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// What `wait` found: `Ok` once every name is up, else each pending name with what is known
-/// of it (`not published`, or the state its node published).
+/// of it (`not up`, or why etcd could not be reached).
 pub type Outcome = Result<(), Vec<(String, String)>>;
 
 /// Waits for every remote `name` to be up, at most `limit` (none: forever).
@@ -21,26 +21,43 @@ pub fn wait(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime
-        .block_on(async {
-            let waiting = until_up(config, names);
-            match limit {
-                Some(limit) => match tokio::time::timeout(limit, waiting).await {
-                    Ok(outcome) => outcome,
-                    Err(_) => Ok(Err(Vec::new())),
-                },
-                None => waiting.await,
-            }
-        })
-        .map(|outcome| {
-            outcome.map_err(|pending| {
-                if pending.is_empty() {
-                    names.iter().map(|n| (n.clone(), "not up".into())).collect()
-                } else {
-                    pending
+    let last_error = std::sync::Mutex::new(None);
+    let outcome = runtime.block_on(async {
+        let waiting = retrying(config, names, &last_error);
+        match limit {
+            Some(limit) => tokio::time::timeout(limit, waiting).await.ok(),
+            None => Some(waiting.await),
+        }
+    });
+    Ok(outcome.unwrap_or_else(|| {
+        let why = match last_error.lock().ok().and_then(|e| e.clone()) {
+            Some(error) => format!("etcd: {error}"),
+            None => "not up".to_string(),
+        };
+        Err(names.iter().map(|n| (n.clone(), why.clone())).collect())
+    }))
+}
+
+/// [`until_up`] again after each failure to reach etcd (backing off from 100 ms to 1 s), the
+/// last failure kept for the message.
+async fn retrying(
+    config: &ClusterConfig,
+    names: &[String],
+    last_error: &std::sync::Mutex<Option<String>>,
+) -> Outcome {
+    let mut retry = Duration::from_millis(100);
+    loop {
+        match until_up(config, names).await {
+            Ok(outcome) => return outcome,
+            Err(e) => {
+                if let Ok(mut last) = last_error.lock() {
+                    *last = Some(e.to_string());
                 }
-            })
-        })
+            }
+        }
+        tokio::time::sleep(retry).await;
+        retry = (retry * 2).min(Duration::from_secs(1));
+    }
 }
 
 async fn until_up(config: &ClusterConfig, names: &[String]) -> anyhow::Result<Outcome> {
@@ -96,13 +113,5 @@ async fn until_up(config: &ClusterConfig, names: &[String]) -> anyhow::Result<Ou
             return Ok(Ok(()));
         }
     }
-    Ok(Err(names
-        .iter()
-        .map(|n| {
-            let what = known
-                .get(n)
-                .map_or_else(|| "not published".to_string(), |p| p.state.clone());
-            (n.clone(), what)
-        })
-        .collect()))
+    anyhow::bail!("the watch stream ended")
 }
