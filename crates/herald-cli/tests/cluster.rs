@@ -266,3 +266,49 @@ fn one_etcd_member_lost_changes_nothing_two_make_remote_dependencies_not_ready()
     );
     assert_eq!(server.state("apiserver"), "ready");
 }
+
+#[test]
+fn a_second_supervisor_for_the_same_node_never_overwrites_the_first() {
+    let Some(()) = etcd_or_skip() else { return };
+    let etcd = Etcd::start();
+    let mut first = server(&etcd, "2s");
+    first.up();
+    first.wait("apiserver", "20s");
+    let first_pid = first.row("apiserver")["pid"].as_u64().unwrap();
+    let mut second = server(&etcd, "2s");
+    second.up();
+    second.wait("apiserver", "20s");
+    let second_pid = second.row("apiserver")["pid"].as_u64().unwrap();
+    let mut agent = agent(&etcd, "2s", "requires");
+    agent.up();
+    agent.wait("kubelet", "20s");
+    let published = |agent: &Node| {
+        agent.row(REMOTE)["status_text"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    // The second supervisor of server-1 tries again every ttl/3: it never takes over.
+    std::thread::sleep(TTL * 2);
+    let text = published(&agent);
+    assert!(
+        text.contains(&format!("(pid {first_pid})")),
+        "{text}\n{}",
+        second.log()
+    );
+    assert!(
+        second.log().contains("another supervisor holds it"),
+        "{}",
+        second.log()
+    );
+
+    // The first one dies: once its lease is gone, the second one publishes.
+    first.kill();
+    assert!(
+        eventually(TTL * 5, || agent.state(REMOTE) == "ready"
+            && published(&agent).contains(&format!("(pid {second_pid})"))),
+        "the second supervisor did not take over: {}\n{}",
+        published(&agent),
+        second.log()
+    );
+}

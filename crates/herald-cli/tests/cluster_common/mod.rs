@@ -314,14 +314,22 @@ impl Node {
         format!("--- up output:\n{up}\n--- herald.log:\n{own}")
     }
 
-    /// The state of `name`, from `status --json`.
-    pub fn state(&self, name: &str) -> String {
+    /// The row of `name` in `status --json` (null if there is none).
+    pub fn row(&self, name: &str) -> serde_json::Value {
         let out = self.herald(&["status", "--json"]);
         let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
         rows.as_array()
             .and_then(|rows| rows.iter().find(|r| r["name"] == name))
-            .and_then(|r| r["state"].as_str().map(str::to_string))
+            .cloned()
             .unwrap_or_default()
+    }
+
+    /// The state of `name`, from `status --json`.
+    pub fn state(&self, name: &str) -> String {
+        self.row(name)["state"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     /// Every event of the current run of `name`, as `(time, state)`.

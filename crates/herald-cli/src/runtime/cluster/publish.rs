@@ -32,6 +32,8 @@ pub struct Publisher {
     /// The owner key's create revision while this supervisor holds the node, and the epoch
     /// of the link everything was last written in.
     held: Option<(i64, u64)>,
+    /// The last reason the node could not be taken, once said.
+    refused: Option<String>,
 }
 
 /// Whether a component in `state` is published.
@@ -48,6 +50,7 @@ impl Publisher {
             link: session.link.clone(),
             wanted: BTreeMap::new(),
             held: None,
+            refused: None,
         }
     }
 
@@ -168,10 +171,13 @@ impl Publisher {
                     );
                 }
                 self.held = Some((owner, link.epoch));
+                self.refused = None;
             }
             Err(why) => {
-                if self.held.is_some() || !why.contains("another") {
+                // Said once per refusal, not at every retry.
+                if self.refused.as_deref() != Some(why.as_str()) {
                     tracing::warn!("cluster: node {}: {why}", self.config.node);
+                    self.refused = Some(why);
                 }
                 self.held = None;
             }

@@ -98,11 +98,18 @@ async fn keep_alive(mut client: Client, config: Arc<ClusterConfig>, link: watch:
     let mut period = period(config.ttl);
     let mut retry = Duration::from_millis(100);
     let mut last_answer: Option<Instant> = None;
-    let unhealthy = |link: &watch::Sender<Link>, last: Option<Instant>, period: Duration| {
-        if last.is_none_or(|t| t.elapsed() >= STALE * period) {
-            link.send_if_modified(|l| std::mem::replace(&mut l.healthy, false));
-        }
-    };
+    let unhealthy =
+        |link: &watch::Sender<Link>, last: Option<Instant>, period: Duration, why: &str| {
+            if last.is_none_or(|t| t.elapsed() >= STALE * period)
+                && link.send_if_modified(|l| std::mem::replace(&mut l.healthy, false))
+            {
+                tracing::warn!(
+                    "cluster: etcd has not answered a keepalive for {} ({why}): remote \
+                 dependencies count as not ready until it does",
+                    herald::format_duration(STALE * period)
+                );
+            }
+        };
     loop {
         // A lease.
         let granted = tokio::time::timeout(period, client.lease_grant(ttl, None)).await;
@@ -113,8 +120,8 @@ async fn keep_alive(mut client: Client, config: Arc<ClusterConfig>, link: watch:
                     |_| "no answer".to_string(),
                     |r| r.err().map(|e| e.to_string()).unwrap_or_default(),
                 );
-                tracing::warn!("cluster: cannot grant a lease: {why}");
-                unhealthy(&link, last_answer, period);
+                tracing::debug!("cluster: cannot grant a lease: {why}");
+                unhealthy(&link, last_answer, period, &why);
                 tokio::time::sleep(retry).await;
                 retry = (retry * 2).min(period);
                 continue;
@@ -157,7 +164,7 @@ async fn renew(
     period: Duration,
     link: &watch::Sender<Link>,
     last_answer: &mut Option<Instant>,
-    unhealthy: &impl Fn(&watch::Sender<Link>, Option<Instant>, Duration),
+    unhealthy: &impl Fn(&watch::Sender<Link>, Option<Instant>, Duration, &str),
 ) {
     let mut stream = None;
     let mut wait = Duration::ZERO;
@@ -176,11 +183,11 @@ async fn renew(
                         |_| "no answer".to_string(),
                         |r| r.err().map(|e| e.to_string()).unwrap_or_default(),
                     );
-                    tracing::warn!("cluster: keepalive stream: {why}");
+                    tracing::debug!("cluster: keepalive stream: {why}");
                     if lease_gone(&why) {
                         return;
                     }
-                    unhealthy(link, *last_answer, period);
+                    unhealthy(link, *last_answer, period, &why);
                     failed(&mut wait, &mut retry);
                     continue;
                 }
@@ -200,7 +207,7 @@ async fn renew(
                 tokio::select! {
                     answer = &mut answer => break answer,
                     _ = tokio::time::sleep_until(stale_at), if link.borrow().healthy => {
-                        unhealthy(link, *last_answer, period);
+                        unhealthy(link, *last_answer, period, "no answer");
                     }
                 }
             }
@@ -227,12 +234,12 @@ async fn renew(
                     Ok(Err(e)) => e.to_string(),
                     Ok(_) => "the stream ended".to_string(),
                 };
-                tracing::warn!("cluster: keepalive of lease {lease:x}: {why}");
+                tracing::debug!("cluster: keepalive of lease {lease:x}: {why}");
                 if lease_gone(&why) {
                     return;
                 }
                 stream = None;
-                unhealthy(link, *last_answer, period);
+                unhealthy(link, *last_answer, period, &why);
                 failed(&mut wait, &mut retry);
             }
         }

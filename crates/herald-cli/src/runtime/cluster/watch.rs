@@ -117,7 +117,7 @@ async fn run(
         match follow(&prefix, period, &mut client, &mut link, &view).await {
             Ok(()) => retry = Duration::from_millis(50),
             Err(why) => {
-                tracing::warn!("cluster: watch of {prefix}: {why}; listing again");
+                tracing::debug!("cluster: watch of {prefix}: {why}; listing again");
                 tokio::time::sleep(retry).await;
                 retry = (retry * 2).min(period);
             }

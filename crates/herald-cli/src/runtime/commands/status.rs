@@ -135,8 +135,12 @@ mod tests {
             node: None,
             status_text: None,
         };
+        let mut remote = row("@server-1/apiserver", State::Ready, None);
+        remote.node = Some("server-1".into());
+        remote.status_text = Some("ready on server-1 (pid 7) since 10:00".into());
         let text = table(&[
             row("etcd", State::Ready, Some(42)),
+            remote,
             row("certs", State::Completed, None),
         ]);
         let lines: Vec<&str> = text.lines().collect();
@@ -151,6 +155,15 @@ mod tests {
         assert_eq!(
             lines[2],
             "certs  completed  -    -       0.2 s     0         -"
+        );
+        assert_eq!(lines[3], "");
+        assert_eq!(
+            lines[4],
+            "REMOTE DEPENDENCY    NODE      STATE  PUBLISHED                              LAST ERROR"
+        );
+        assert_eq!(
+            lines[5],
+            "@server-1/apiserver  server-1  ready  ready on server-1 (pid 7) since 10:00  -"
         );
     }
 }
