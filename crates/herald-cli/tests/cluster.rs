@@ -178,6 +178,22 @@ fn a_killed_server_stops_its_bound_dependent_which_starts_again_once_it_is_back(
         restarted >= ready,
         "kubelet started again before the new apiserver was ready"
     );
+
+    // `down` deletes the keys as the components stop, then revokes the lease: once it has
+    // returned nothing of the server is published (no waiting for the lease to expire).
+    let observer = Node::new(&format!(
+        "[cluster]\netcd = {}\nnode = \"observer\"\n[components.idle]\ncommand = [\"true\"]\n",
+        etcd.endpoints_toml()
+    ));
+    observer.wait(REMOTE, "5s");
+    let down = server.herald(&["down"]);
+    assert_eq!(down.status.code(), Some(0), "{down:?}");
+    let after = observer.herald(&["wait", REMOTE, "--timeout", "100ms"]);
+    assert_eq!(
+        after.status.code(),
+        Some(1),
+        "still published after down: {after:?}"
+    );
 }
 
 #[test]
