@@ -115,7 +115,11 @@ impl Publisher {
         let Some((owner, epoch)) = self.held else {
             return;
         };
-        if !changed || !self.link.borrow().healthy {
+        // Behind (a write failed, or etcd came back and all is about to be written again):
+        // nothing is written one by one, so that a `down` while etcd is failing is not held
+        // up by one timeout per component.
+        let link = *self.link.borrow();
+        if !changed || !link.healthy || epoch != link.epoch {
             return;
         }
         let key = self.key(&name);
