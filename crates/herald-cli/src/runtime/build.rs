@@ -87,12 +87,22 @@ pub fn select(stack: &StackFile, names: &[String]) -> Result<Vec<ComponentSpec>,
 }
 
 /// The stack of `specs`, each a process of `host`, its probes made by the host from the
-/// spec's checks. The stack file's reader has checked every value, so the only refusal left is
-/// a spec without a command, which that reader refuses too.
-pub fn stack(specs: &[ComponentSpec], host: &ProcessHost) -> Result<Stack, ConfigProblem> {
+/// spec's checks, except the stand-ins of remote components (`@node/component`), which
+/// `cluster` mirrors. The stack file's reader has checked every value, so the only refusal
+/// left is a spec without a command, which that reader refuses too.
+pub fn stack(
+    specs: &[ComponentSpec],
+    host: &ProcessHost,
+    cluster: Option<&super::cluster::Cluster>,
+) -> Result<Stack, ConfigProblem> {
     let mut stack = Stack::new();
     for spec in specs {
-        stack.add(spec.clone(), host.process(spec)?);
+        match cluster {
+            Some(cluster) if crate::stackfile::cluster::is_remote(&spec.name) => {
+                stack.add(spec.clone(), cluster.remote(&spec.name))
+            }
+            _ => stack.add(spec.clone(), host.process(spec)?),
+        };
     }
     Ok(stack)
 }

@@ -9,6 +9,7 @@
 //!   background one of `up --detach`;
 //! - `control` is the control socket, `protocol` what goes over it; `statedir` keeps the
 //!   state folder private, `statewatch` notices when it goes;
+//! - `cluster` publishes the stack's components on etcd and mirrors those of other nodes;
 //! - `http` is the HTTP interface (`api.sock`, `--listen`): health, metrics, the API, `/ui`;
 //! - `eventlog` writes `events.jsonl`, `progress` shows what happens;
 //! - `detach` starts the background supervisor, `follow` shows its start and streams
@@ -16,6 +17,7 @@
 //! - `commands` are the client side of each command.
 
 pub mod build;
+pub mod cluster;
 pub(crate) mod commands;
 pub(crate) mod control;
 pub(crate) mod detach;

@@ -81,6 +81,12 @@ pub struct Row {
     /// Memory its run's processes use, in bytes (with cgroups and their memory controller).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_bytes: Option<u64>,
+    /// For a component of another node (`@node/component`): that node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// Its status text (`STATUS=`; for a remote component, what its node published).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_text: Option<String>,
 }
 
 impl Row {

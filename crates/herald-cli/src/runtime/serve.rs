@@ -18,6 +18,7 @@ use super::control::{self, Claim};
 use super::eventlog::EventLog;
 use super::progress::{Progress, Style};
 use crate::stackfile::StackFile;
+use crate::stackfile::cluster::is_remote;
 use anyhow::Context;
 use herald::{ComponentSpec, Event, Events, ProcessHost, Running, State};
 use std::collections::HashMap;
@@ -107,12 +108,20 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
     let api = super::http::bind(options.http, &stack.state_dir)?;
     let host = ProcessHost::new(&stack.state_dir)
         .with_context(|| format!("cannot set up {}", stack.state_dir.display()))?;
-    let mut components = build::stack(&specs, &host)?;
+    let cluster = match &stack.cluster {
+        Some(config) => Some(super::cluster::Cluster::start(config).await?),
+        None => None,
+    };
+    let mut components = build::stack(&specs, &host, cluster.as_ref())?;
     let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
     let graph = components.graph().context("cannot start the stack")?;
     let (eventlog, numbering) = EventLog::begin(&stack.state_dir, &stack.name, &graph)?;
     components.numbering(numbering.run, numbering.first_seq);
     let events = components.subscribe();
+    let published = cluster.map(|cluster| {
+        let events = components.subscribe();
+        tokio::spawn(cluster.publish(events, Duration::from_secs(2)))
+    });
     let mut signals = Signals::new()?;
     let mut watch = super::statewatch::Watch::new(&stack.state_dir)?;
     let running = components.start().context("cannot start the stack")?;
@@ -137,7 +146,7 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
         progress: Progress::new(&specs, options.style),
         subscribers: events_tx,
         settled: settled_tx,
-        count: names.len(),
+        count: names.iter().filter(|n| !is_remote(n)).count(),
         host: shared.host.clone(),
     };
     let pump = tokio::spawn(pump.run(events, notes_rx));
@@ -183,6 +192,10 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
         std::process::exit(1);
     });
     shared.running.shutdown().await;
+    // The keys go as their components stop; then the lease is revoked.
+    if let Some(published) = published {
+        let _ = published.await;
+    }
     // Nothing is left to guard: the guardian goes before `down` is answered.
     shared.host.close();
     drop(notes_tx);
@@ -256,7 +269,10 @@ impl EventFanout {
                     if event.state == State::Failed {
                         self.show_tail(&event.component);
                     }
-                    states.insert(event.component.to_string(), event.state);
+                    // Other nodes' components never settle here: they follow their node.
+                    if !is_remote(&event.component) {
+                        states.insert(event.component.to_string(), event.state);
+                    }
                     if self.subscribers.receiver_count() > 0 {
                         let _ = self.subscribers.send(event);
                     }

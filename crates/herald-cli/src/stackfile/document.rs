@@ -22,6 +22,8 @@ pub struct Document {
     pub listen: Option<std::net::SocketAddr>,
     /// `[stack].token_file`, as written: the HTTP bearer token's file.
     pub token_file: Option<String>,
+    /// `[cluster]`: cluster-wide readiness on etcd.
+    pub cluster: Option<super::cluster::ClusterConfig>,
     /// Every component, in file order.
     pub components: Vec<ComponentSpec>,
     /// Where each component was written.
@@ -32,11 +34,19 @@ pub struct Document {
 pub fn read(root: &Node, c: &mut Checker) -> Document {
     let mut doc = Document::default();
     c.no_nul(root);
-    let Some(top) = c.table(root, "", TOP, &["stack", "defaults", "components"]) else {
+    let Some(top) = c.table(
+        root,
+        "",
+        TOP,
+        &["stack", "cluster", "defaults", "components"],
+    ) else {
         return doc;
     };
     if let Some(stack) = first(top, "stack") {
         read_stack(&mut doc, stack, c);
+    }
+    if let Some(cluster) = first(top, "cluster") {
+        doc.cluster = super::cluster::read(cluster, c);
     }
     let defaults = match first(top, "defaults") {
         Some(node) => valid_defaults(node, c),

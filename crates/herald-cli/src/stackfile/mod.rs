@@ -12,6 +12,7 @@
 
 mod account;
 mod checker;
+pub mod cluster;
 mod component;
 mod compose;
 mod defaults;
@@ -69,6 +70,10 @@ pub struct StackFile {
     /// `[stack].token_file`, absolute: the HTTP bearer token's file (`HERALD_TOKEN` and
     /// `HERALD_TOKEN_FILE` win).
     pub token_file: Option<PathBuf>,
+    /// `[cluster]`: where to publish this stack's components and find those of other nodes.
+    /// The stand-ins for remote components (`@node/component`) are in `components`, after
+    /// the stack's own.
+    pub cluster: Option<cluster::ClusterConfig>,
     source: Arc<Source>,
 }
 
@@ -217,6 +222,12 @@ pub fn parse_with(
         &options.profiles,
         &mut checker.problems,
     );
+    cluster::add_remotes(
+        &mut doc.components,
+        &doc.sites,
+        doc.cluster.as_ref(),
+        &mut checker.problems,
+    );
     let source = Arc::new(Source {
         display,
         text,
@@ -252,6 +263,7 @@ pub fn parse_with(
         profiles: options.profiles.clone(),
         listen: doc.listen,
         token_file: doc.token_file.map(|f| paths::resolve(&dir, Path::new(&f))),
+        cluster: doc.cluster,
         source,
     })
 }

@@ -4,9 +4,12 @@
 //! The TOML form is a stack file `herald check` accepts unchanged and reads as the same
 //! stack: every `$` is written `$$` (so nothing is substituted twice), and `profiles` are left
 //! out (they have been applied). The JSON form is the same data as values, for programs:
-//! `{"stack": {"name", "state_dir"}, "components": {NAME: {...}}}`.
+//! `{"stack": {"name", "state_dir"}, "components": {NAME: {...}}}`, and `"cluster"` when
+//! there is one. The stand-ins of remote components are not written: they come from the
+//! `@node/component` dependencies, which are.
 
 use super::StackFile;
+use super::cluster::is_remote;
 use serde_json::{Map, Value, json};
 
 impl StackFile {
@@ -24,19 +27,28 @@ impl StackFile {
 /// The resolved stack as JSON values.
 fn to_json(stack: &StackFile) -> Value {
     let mut components = Map::new();
-    for spec in &stack.components {
+    for spec in stack.components.iter().filter(|s| !is_remote(&s.name)) {
         let mut spec = spec.clone();
         spec.profiles.clear();
         let value = serde_json::to_value(&spec).unwrap_or(Value::Null);
         components.insert(spec.name.clone(), value);
     }
-    json!({
+    let mut value = json!({
         "stack": {
             "name": stack.name,
             "state_dir": stack.state_dir,
         },
         "components": components,
-    })
+    });
+    if let Some(cluster) = &stack.cluster {
+        value["cluster"] = json!({
+            "etcd": cluster.endpoints,
+            "node": cluster.node,
+            "ttl": herald::format_duration(cluster.ttl),
+            "prefix": cluster.prefix,
+        });
+    }
+    value
 }
 
 /// The resolved stack as a TOML stack file, components in file order.
@@ -55,13 +67,23 @@ fn toml_table(stack: &StackFile) -> Result<toml::Table, toml::ser::Error> {
     let state_dir = stack.state_dir.to_string_lossy().into_owned();
     head.insert("state_dir".into(), state_dir.into());
     let mut components = toml::Table::new();
-    for spec in &stack.components {
+    for spec in stack.components.iter().filter(|s| !is_remote(&s.name)) {
         let mut spec = spec.clone();
         spec.profiles.clear();
         components.insert(spec.name.clone(), toml::Value::try_from(&spec)?);
     }
     let mut table = toml::Table::new();
     table.insert("stack".into(), head.into());
+    if let Some(cluster) = &stack.cluster {
+        let mut section = toml::Table::new();
+        let endpoints: Vec<toml::Value> =
+            cluster.endpoints.iter().map(|e| e.clone().into()).collect();
+        section.insert("etcd".into(), endpoints.into());
+        section.insert("node".into(), cluster.node.clone().into());
+        section.insert("ttl".into(), herald::format_duration(cluster.ttl).into());
+        section.insert("prefix".into(), cluster.prefix.clone().into());
+        table.insert("cluster".into(), section.into());
+    }
     table.insert("components".into(), components.into());
     let mut value = toml::Value::Table(table);
     escape_dollars(&mut value);
@@ -117,5 +139,29 @@ ready = { http = \"http://127.0.0.1:80/\", status = 204, file = \"run/ok\" }
         assert_eq!(json["components"]["web"]["stop_signal"], "SIGINT");
         assert_eq!(json["components"]["db"]["env"]["PRICE"], "$5");
         assert_eq!(json["components"]["web"]["stop_timeout"], "3s");
+    }
+
+    #[test]
+    fn the_cluster_section_reads_back_and_stand_ins_are_not_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "\
+[cluster]
+etcd = [\"http://127.0.0.1:2379\"]
+node = \"agent-1\"
+ttl = \"2s\"
+[components.kubelet]
+command = [\"kubelet\"]
+requires = [\"@server-1/apiserver\"]
+";
+        let path = dir.path().join("herald.toml");
+        let stack = super::super::parse(&path, text.into()).unwrap_or_else(|e| panic!("{e}"));
+        let resolved = to_toml(&stack);
+        assert!(!resolved.contains("[components.\"@"), "{resolved}");
+        let again = dir.path().join("again.toml");
+        let back = super::super::parse(Path::new(&again), resolved.clone())
+            .unwrap_or_else(|e| panic!("{e}\n{resolved}"));
+        assert_eq!(back.components, stack.components, "{resolved}");
+        assert_eq!(back.cluster, stack.cluster, "{resolved}");
+        assert_eq!(to_json(&stack)["cluster"]["ttl"], "2s");
     }
 }

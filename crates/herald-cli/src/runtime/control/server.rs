@@ -179,7 +179,6 @@ pub fn rows(running: &Running) -> Vec<Row> {
         .into_iter()
         .map(|(name, status)| Row {
             probes: running.probes_spent(&name).unwrap_or(0),
-            name,
             state: status.state,
             pid: status.pid,
             uptime_ms: status
@@ -197,6 +196,9 @@ pub fn rows(running: &Running) -> Vec<Row> {
             containment: None,
             cpu_ms: None,
             memory_bytes: None,
+            node: crate::stackfile::cluster::split_remote(&name).map(|(n, _)| n.to_string()),
+            status_text: status.detail.clone(),
+            name,
         })
         .collect()
 }

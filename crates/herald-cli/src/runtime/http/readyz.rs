@@ -1,7 +1,7 @@
 //! `/livez` and `/readyz`, in the Kubernetes API server's format.
 //!
 //! `/readyz` runs the checks `ping` (the server answers) and `component/NAME` for each
-//! component of the run, which passes while it is `ready` or `completed`. It answers 200 `ok`,
+//! component of the run (not the stand-ins of other nodes' components), which passes while it is `ready` or `completed`. It answers 200 `ok`,
 //! or with `?verbose` one line per check (`[+]component/db ok`) and `readyz check passed`; on
 //! a failure 503 with every line (`[-]component/web failed: REASON`) and `readyz check
 //! failed`. The reason (the state and the first line of the last error) is shown over the
@@ -35,6 +35,11 @@ fn checks(api: &Api) -> Vec<Check> {
         failure: None,
     }];
     for (name, status) in api.shared.running.statuses() {
+        // Another node's component is not this stack's own readiness (what depends on it
+        // is, and is not ready without it).
+        if crate::stackfile::cluster::is_remote(&name) {
+            continue;
+        }
         let failure = (!matches!(status.state, Lifecycle::Ready | Lifecycle::Completed)).then(
             || match status.error.as_deref() {
                 Some(error) => format!(
