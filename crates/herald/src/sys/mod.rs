@@ -17,6 +17,7 @@
 //! long as the group may have members. Nothing here knows about readiness or the graph.
 
 pub(crate) mod cgroup;
+pub(crate) mod clone3;
 pub(crate) mod group;
 pub(crate) mod guardian;
 pub(crate) mod limits;
