@@ -74,6 +74,8 @@ impl Containment {
                 None
             }
         };
+        // The first spawn finds the spawner thread running.
+        spawn::start_spawner()?;
         let token = token::stack_token();
         let cgroup = tree.as_ref().map(|t| t.dir().display().to_string());
         let containment = Arc::new(Containment {

@@ -312,6 +312,12 @@ struct Job {
     reply: oneshot::Sender<io::Result<Started>>,
 }
 
+/// Starts the spawner thread now if it does not run yet, so that the first spawn does not
+/// wait for it.
+pub(crate) fn start_spawner() -> io::Result<()> {
+    spawner().map(|_| ())
+}
+
 /// The spawner thread's queue, started on first use.
 fn spawner() -> io::Result<&'static mpsc::Sender<Job>> {
     static QUEUE: OnceLock<Result<mpsc::Sender<Job>, String>> = OnceLock::new();
@@ -569,8 +575,8 @@ fn pid_digits() -> ([u8; 10], usize) {
 /// stay ignored, as across `execve`.
 ///
 /// # Safety
-/// Only in the cloned child, with every signal blocked.
-unsafe fn reset_signal_handlers() {
+/// Only in the cloned (or forked) child, with every signal blocked.
+pub(crate) unsafe fn reset_signal_handlers() {
     for signal in 1..=libc::SIGRTMAX() {
         if signal == libc::SIGKILL || signal == libc::SIGSTOP {
             continue;
