@@ -148,12 +148,27 @@ impl Started {
     }
 }
 
-/// The background supervisor `herald up --detach` started for the run in `dir`, found by its
-/// command line (the run's stack file and `--supervise-fd`).
+/// The background supervisor `herald up --detach` started for the run in `dir`: a process
+/// referring to the run's folder that leads a session of its own and has `--detach` (a fork
+/// of the command) or `--supervise-fd` (the command started again) on its command line.
 fn background_supervisor(dir: &Path) -> Option<u32> {
     procfs::referring_to(dir).into_iter().find(|&pid| {
-        std::fs::read(format!("/proc/{pid}/cmdline"))
-            .is_ok_and(|c| c.split(|&b| b == 0).any(|w| w == b"--supervise-fd"))
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let has = |word: &[u8]| cmdline.split(|&b| b == 0).any(|w| w == word);
+        has(b"--supervise-fd") || ((has(b"--detach") || has(b"-d")) && leads_session(pid))
+    })
+}
+
+/// Whether `pid` leads its session (`/proc/PID/stat`'s session field is its pid).
+fn leads_session(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        fields.get(3) == Some(&pid.to_string().as_str())
     })
 }
 

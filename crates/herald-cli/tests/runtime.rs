@@ -294,6 +294,36 @@ fn a_second_up_is_refused_while_the_stack_runs() {
 }
 
 #[test]
+fn the_detached_supervisor_is_a_fork_of_up_in_a_session_of_its_own() {
+    let stack = Stack::new(TIERS);
+    stack.expect(0, &["up", "--detach"]);
+    let lock = std::fs::read_to_string(stack.state_dir().join("herald.lock")).unwrap();
+    let pid: u32 = lock.trim().parse().unwrap();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    let words: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+    assert!(
+        words.contains(&&b"--detach"[..]),
+        "{}",
+        String::from_utf8_lossy(&cmdline)
+    );
+    assert!(
+        !words.contains(&&b"--supervise-fd"[..]),
+        "herald was started again"
+    );
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(fields[3], pid.to_string(), "it leads its session: {stat}");
+    assert_eq!(stack.row("web")["state"], "ready");
+    stack.expect(0, &["down"]);
+    assert!(gone(pid));
+}
+
+#[test]
 fn a_stale_socket_is_replaced() {
     let stack = Stack::new(TIERS);
     std::fs::create_dir_all(stack.state_dir()).unwrap();

@@ -1,11 +1,16 @@
 //! `herald up --detach`: the supervisor in the background.
 //!
-//! The current executable is started again as `herald --file FILE up [NAME...]
-//! --supervise-fd 3`, in its own session, stdin from `/dev/null`, stdout and stderr appended
-//! to `<state_dir>/herald.log`. It inherits the writing end of a pipe as fd 3 and writes one
-//! byte to it once its control socket listens; this process blocks reading the other end. End
-//! of file without that byte means the supervisor exited first: its exit code and what it
-//! wrote to `herald.log` are passed on.
+//! This process forks: the child, a copy made while this process has a single thread (no
+//! async runtime exists yet), becomes the supervisor at once with the stack file already
+//! read and the components already selected: in its own session, stdin from `/dev/null`,
+//! stdout and stderr appended to `<state_dir>/herald.log`. It keeps the writing end of a pipe
+//! and writes one byte to it once its control socket listens; this process blocks reading the
+//! other end. End of file without that byte means the supervisor exited first: its exit code
+//! and what it wrote to `herald.log` are passed on.
+//!
+//! Where this process already has other threads, forking it would not be safe: the current
+//! executable is then started again instead, as `herald --file FILE up [NAME...]
+//! --supervise-fd 3` (the same, with the pipe as fd 3, the stack file read again).
 
 use crate::cli::UpArgs;
 use crate::stackfile::StackFile;
@@ -37,14 +42,33 @@ pub fn log_path(stack: &StackFile) -> std::path::PathBuf {
     stack.state_dir.join("herald.log")
 }
 
-/// Starts the background supervisor for `up`'s components and options, and waits until it
-/// listens or exits.
-pub fn start(stack: &StackFile, up: &UpArgs) -> anyhow::Result<Started> {
+/// Starts the background supervisor for `up`'s components and options (`options`, whose
+/// `ready_fd` the supervisor gets), and waits until it listens or exits.
+pub fn start(
+    stack: &StackFile,
+    up: &UpArgs,
+    options: super::serve::Options,
+) -> anyhow::Result<Started> {
     let dir = super::control::create_state_dir(&stack.state_dir)?;
     let mut log = dir.open("herald.log", super::statedir::Access::Append)?;
     let offset = log.seek(SeekFrom::End(0))?;
     let (mut read, write) =
         rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).context("cannot make a pipe")?;
+    if single_threaded() {
+        let pid = fork_supervisor(stack, options, &log, write)?;
+        return wait_listening(&mut read, &mut log, offset, || {
+            let mut status = 0;
+            // SAFETY: waitpid writes the status of our own child into `status`.
+            while unsafe { libc::waitpid(pid, &mut status, 0) } < 0 {
+                let e = std::io::Error::last_os_error();
+                if e.raw_os_error() != Some(libc::EINTR) {
+                    return Err(e);
+                }
+            }
+            use std::os::unix::process::ExitStatusExt;
+            Ok(std::process::ExitStatus::from_raw(status))
+        });
+    }
     let exe = std::env::current_exe().context("cannot find the herald executable")?;
     let mut command = Command::new(exe);
     command
@@ -85,9 +109,72 @@ pub fn start(stack: &StackFile, up: &UpArgs) -> anyhow::Result<Started> {
         .spawn()
         .context("cannot start the background supervisor")?;
     drop(write);
+    wait_listening(&mut read, &mut log, offset, || child.wait())
+}
+
+/// Whether this process runs a single thread (so a forked copy of it may do anything).
+fn single_threaded() -> bool {
+    std::fs::read_dir("/proc/self/task").is_ok_and(|tasks| tasks.count() == 1)
+}
+
+/// Forks the background supervisor: the child sets itself up (session, stdio), serves the
+/// stack and exits; gives its pid.
+fn fork_supervisor(
+    stack: &StackFile,
+    mut options: super::serve::Options,
+    log: &std::fs::File,
+    write: OwnedFd,
+) -> anyhow::Result<libc::pid_t> {
+    let null = std::fs::File::open("/dev/null").context("cannot open /dev/null")?;
+    // SAFETY: this process has one thread (checked by the caller), so the child is a whole
+    // copy of it and may run any code.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(std::io::Error::last_os_error())
+            .context("cannot start the background supervisor");
+    }
+    if pid > 0 {
+        return Ok(pid);
+    }
+    // The child, the supervisor from here on.
+    // SAFETY: plain system calls on descriptors this process owns.
+    let set_up = unsafe {
+        libc::setsid() >= 0
+            && libc::dup2(null.as_raw_fd(), 0) >= 0
+            && libc::dup2(log.as_raw_fd(), 1) >= 0
+            && libc::dup2(log.as_raw_fd(), 2) >= 0
+    };
+    if !set_up {
+        std::process::exit(1);
+    }
+    drop(null);
+    // As a supervisor started again would see it (`reload` reads the same profiles).
+    // SAFETY: the process has one thread.
+    unsafe { std::env::set_var("HERALD_PROFILES", stack.profiles.join(",")) };
+    options.ready_fd = Some(write);
+    options.style = super::progress::Style::Plain;
+    let code = match super::serve::run(stack.clone(), options) {
+        Ok(code) if code == std::process::ExitCode::SUCCESS => 0,
+        Ok(_) => 1,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    };
+    std::process::exit(code)
+}
+
+/// Reads the readiness pipe until the supervisor listens (one byte) or exits (end of file:
+/// `wait` gives its status, and what it wrote to `log` past `offset` is passed on).
+fn wait_listening(
+    read: &mut OwnedFd,
+    log: &mut std::fs::File,
+    offset: u64,
+    wait: impl FnOnce() -> std::io::Result<std::process::ExitStatus>,
+) -> anyhow::Result<Started> {
     let mut byte = [0u8; 1];
     let got = loop {
-        match rustix::io::read(&mut read, &mut byte) {
+        match rustix::io::read(&mut *read, &mut byte) {
             Ok(n) => break n,
             Err(rustix::io::Errno::INTR) => continue,
             Err(e) => {
@@ -98,7 +185,7 @@ pub fn start(stack: &StackFile, up: &UpArgs) -> anyhow::Result<Started> {
     if got == 1 {
         return Ok(Started::Listening);
     }
-    let status = child.wait()?;
+    let status = wait()?;
     let mut output = String::new();
     log.seek(SeekFrom::Start(offset))?;
     let mut bytes = Vec::new();

@@ -176,7 +176,7 @@ impl Inner {
             cmd.current_dir(cwd);
         }
         if let Some(leaf) = &contained.leaf {
-            cmd.cgroup(leaf.procs_fd());
+            cmd.cgroup(leaf.dir_fd(), leaf.procs_fd());
         }
         cmd
     }

@@ -302,22 +302,25 @@ pub(crate) struct LogFile {
     size: u64,
     retention: LogRetention,
     failed: bool,
+    /// Whether the file was opened (it is, when the first lines are written).
+    opened: bool,
 }
 
 impl LogFile {
-    /// Opens (appending to) `path`, rotated as `retention` says. If the file cannot be
-    /// opened, lines are still broadcast and the problem is logged once.
+    /// The log at `path`, rotated as `retention` says. The file is opened (appending,
+    /// created if need be) when the first lines are written: a component that prints
+    /// nothing costs no file, and creating one is not on the path of its spawn. If the file
+    /// cannot be opened, lines are still broadcast and the problem is logged once.
     pub(crate) fn open(path: PathBuf, retention: LogRetention) -> Self {
-        let mut log = Self {
+        Self {
             path,
             file: None,
             buf: Vec::with_capacity(64 * 1024),
             size: 0,
             retention,
             failed: false,
-        };
-        log.reopen();
-        log
+            opened: false,
+        }
     }
 
     fn reopen(&mut self) {
@@ -350,6 +353,10 @@ impl LogFile {
     pub(crate) fn flush(&mut self) {
         if self.buf.is_empty() {
             return;
+        }
+        if !self.opened {
+            self.opened = true;
+            self.reopen();
         }
         if self.size > 0 && self.size + self.buf.len() as u64 > self.retention.max_size {
             self.rotate();
@@ -504,11 +511,28 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me\n");
         std::fs::remove_file(&path).unwrap();
         let old = rustix::process::umask(Mode::from_raw_mode(0o022));
-        let log = LogFile::open(path.clone(), LogRetention::default());
+        let mut log = LogFile::open(path.clone(), LogRetention::default());
+        log.push("T", Stream::Out, b"created now");
+        log.flush();
         rustix::process::umask(old);
         drop(log);
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn the_file_is_created_by_the_first_line_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.log");
+        let mut log = LogFile::open(path.clone(), LogRetention::default());
+        log.flush();
+        assert!(!path.exists(), "nothing was written");
+        log.push("T", Stream::Err, b"first");
+        log.flush();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "T err | first\n");
+        drop(log);
+        drop(LogFile::open(path.clone(), LogRetention::default()));
+        assert!(path.exists(), "a later run leaves the file as it was");
     }
 
     #[test]

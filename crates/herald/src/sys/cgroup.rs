@@ -174,13 +174,21 @@ impl Tree {
         std::fs::create_dir(&dir).map_err(|e| {
             io::Error::new(e.kind(), format!("cannot create {}: {e}", dir.display()))
         })?;
-        let procs = rustix::fs::open(
-            dir.join("cgroup.procs"),
-            rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
+        let opened = rustix::fs::open(
+            &dir,
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
             rustix::fs::Mode::empty(),
         )
-        .map_err(io::Error::from)
-        .inspect_err(|_| {
+        .and_then(|folder| {
+            rustix::fs::openat(
+                &folder,
+                "cgroup.procs",
+                rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .map(|procs| (folder, procs))
+        });
+        let (folder, procs) = opened.map_err(io::Error::from).inspect_err(|_| {
             let _ = std::fs::remove_dir(&dir);
         })?;
         use std::os::unix::fs::MetadataExt;
@@ -190,6 +198,7 @@ impl Tree {
             path,
             id,
             procs: Arc::new(procs),
+            folder: Arc::new(folder),
         })
     }
 }
@@ -253,6 +262,8 @@ pub(crate) struct Leaf {
     id: u64,
     /// `cgroup.procs`, open for writing: the child writes `0` to it to enter.
     procs: Arc<OwnedFd>,
+    /// The leaf's folder (`O_PATH`), for `clone3` with `CLONE_INTO_CGROUP`.
+    folder: Arc<OwnedFd>,
 }
 
 /// What a run's processes used, from its cgroup.
@@ -268,6 +279,11 @@ impl Leaf {
     /// The descriptor the child writes `0` to, to enter the leaf.
     pub(crate) fn procs_fd(&self) -> Arc<OwnedFd> {
         self.procs.clone()
+    }
+
+    /// The leaf's folder, open (`O_PATH`): a child is created in it by `clone3`.
+    pub(crate) fn dir_fd(&self) -> Arc<OwnedFd> {
+        self.folder.clone()
     }
 
     /// The leaf as `/proc/PID/cgroup` names it.

@@ -21,11 +21,20 @@
 //!
 //! The guardian is watched: if it dies (someone killed it), herald starts a new one at once,
 //! tells it everything it is to guard again, and says so in its log.
+//!
+//! It is started by a plain `fork` and `execve` of `/bin/sh` (see [`fork_shell`]): the
+//! guardian exists, and will read everything written to its pipe, as soon as `fork` returns,
+//! while its shell is still being loaded on another core. Starting it as `posix_spawn` does
+//! would hold herald's thread until the shell's `execve`, a few milliseconds on the path to
+//! the first component's spawn.
 
 use std::collections::HashSet;
+use std::ffi::CString;
 use std::io::Write;
-use std::os::fd::{AsRawFd, RawFd};
-use std::process::{ChildStdin, Command, Stdio};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 const SCRIPT: &str = r#"trap '' INT TERM HUP QUIT
@@ -81,7 +90,7 @@ struct Duty {
 #[derive(Debug)]
 pub(crate) struct Line {
     pid: u32,
-    stdin: ChildStdin,
+    stdin: std::fs::File,
     /// Answered once the guardian process has exited.
     gone: std::sync::mpsc::Receiver<()>,
 }
@@ -220,18 +229,9 @@ fn send(state: &mut State, text: &str) {
 
 /// Starts a guardian process told `duty`, and a thread that restarts it if it dies.
 fn launch(state: &Arc<Mutex<State>>, duty: &Duty) -> std::io::Result<Line> {
-    use std::os::unix::process::CommandExt;
-    let mut child = Command::new("/bin/sh")
-        .args(["-c", SCRIPT, "herald-guardian"])
-        .env_remove(super::token::VAR)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
+    let (pid, stdin) = fork_shell()
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot start /bin/sh: {e}")))?;
-    let mut stdin = child.stdin.take().expect("stdin is piped");
-    let pid = child.id();
+    let mut stdin = std::fs::File::from(stdin);
     let mut told = String::new();
     if let Some(cgroup) = &duty.cgroup {
         told.push_str(&format!("C{cgroup}\n"));
@@ -248,15 +248,112 @@ fn launch(state: &Arc<Mutex<State>>, duty: &Duty) -> std::io::Result<Line> {
     std::thread::Builder::new()
         .name("herald-guardian".into())
         .spawn(move || {
-            let status = child.wait();
+            let status = wait(pid);
             let _ = exited.send(());
             watched(weak, pid, status);
         })?;
     Ok(Line { pid, stdin, gone })
 }
 
+/// Starts `/bin/sh -c SCRIPT` in a process group of its own, herald's environment without
+/// the run token, the read end of a new pipe as its stdin, stdout and stderr `/dev/null`;
+/// gives its pid and the pipe's write end as soon as the process exists, before its
+/// `execve`.
+///
+/// Everything the child needs is prepared before `fork`; in between `fork` and `execve` the
+/// child makes only async-signal-safe system calls (herald has other threads), with every
+/// signal blocked until its handlers are reset.
+fn fork_shell() -> std::io::Result<(u32, OwnedFd)> {
+    let cstr = |bytes: &[u8]| CString::new(bytes).map_err(|e| std::io::Error::other(e.to_string()));
+    let path = cstr(b"/bin/sh")?;
+    let args = [
+        path.clone(),
+        cstr(b"-c")?,
+        cstr(SCRIPT.as_bytes())?,
+        cstr(b"herald-guardian")?,
+    ];
+    let env = std::env::vars_os()
+        .filter(|(key, _)| key != super::token::VAR)
+        .map(|(key, value)| {
+            let mut pair = key.as_bytes().to_vec();
+            pair.push(b'=');
+            pair.extend_from_slice(value.as_bytes());
+            cstr(&pair)
+        })
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let pointers = |strings: &[CString]| -> Vec<*const libc::c_char> {
+        strings
+            .iter()
+            .map(|s| s.as_ptr())
+            .chain(std::iter::once(std::ptr::null()))
+            .collect()
+    };
+    let (argv, envp) = (pointers(&args), pointers(&env));
+    let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+    let null = rustix::fs::open(
+        "/dev/null",
+        rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?;
+    let (read_fd, null_fd) = (read.as_raw_fd(), null.as_raw_fd());
+
+    // SAFETY: all-zero sigset_t values are valid; these calls only write into them and
+    // change this thread's mask, restored below.
+    let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    unsafe {
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+    }
+    // SAFETY: the child only makes async-signal-safe calls on memory prepared above (its
+    // copy of it), and leaves by execve or _exit.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: as above, in the child.
+        unsafe {
+            super::spawn::reset_signal_handlers();
+            if libc::setpgid(0, 0) != 0
+                || libc::dup2(read_fd, 0) < 0
+                || libc::dup2(null_fd, 1) < 0
+                || libc::dup2(null_fd, 2) < 0
+            {
+                libc::_exit(127);
+            }
+            let mut none: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut none);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+            libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr());
+            libc::_exit(127);
+        }
+    }
+    let error = std::io::Error::last_os_error();
+    // SAFETY: restores this thread's own mask, saved above.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    if pid < 0 {
+        return Err(error);
+    }
+    drop((read, null));
+    Ok((pid as u32, write))
+}
+
+/// Waits for the guardian `pid` to exit (it is herald's child), and reaps it.
+fn wait(pid: u32) -> std::io::Result<ExitStatus> {
+    let mut status = 0;
+    loop {
+        // SAFETY: waitpid writes the status into `status`.
+        let r = unsafe { libc::waitpid(pid as libc::pid_t, &mut status, 0) };
+        if r == pid as libc::pid_t {
+            return Ok(ExitStatus::from_raw(status));
+        }
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(e);
+        }
+    }
+}
+
 /// The guardian `pid` ended: unless herald is letting it go, start a new one.
-fn watched(state: Weak<Mutex<State>>, pid: u32, status: std::io::Result<std::process::ExitStatus>) {
+fn watched(state: Weak<Mutex<State>>, pid: u32, status: std::io::Result<ExitStatus>) {
     let Some(state) = state.upgrade() else {
         return;
     };
@@ -288,6 +385,7 @@ fn watched(state: Weak<Mutex<State>>, pid: u32, status: std::io::Result<std::pro
 mod tests {
     use super::*;
     use std::os::unix::process::CommandExt;
+    use std::process::Command;
     use std::time::{Duration, Instant};
 
     fn sleeper() -> std::process::Child {

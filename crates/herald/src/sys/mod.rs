@@ -17,6 +17,7 @@
 //! long as the group may have members. Nothing here knows about readiness or the graph.
 
 pub(crate) mod cgroup;
+pub(crate) mod clone3;
 pub(crate) mod group;
 pub(crate) mod guardian;
 pub(crate) mod limits;
@@ -73,6 +74,8 @@ impl Containment {
                 None
             }
         };
+        // The first spawn finds the spawner thread running.
+        spawn::start_spawner()?;
         let token = token::stack_token();
         let cgroup = tree.as_ref().map(|t| t.dir().display().to_string());
         let containment = Arc::new(Containment {

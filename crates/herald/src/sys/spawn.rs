@@ -11,8 +11,9 @@
 //! 1. every signal handler herald installed is reset to the default (a handler must never run
 //!    in the child, which shares herald's memory), as is `SIGPIPE`; signals are blocked from
 //!    before the clone until the handlers are reset;
-//! 2. it enters its run's cgroup, where there is one, by writing `0` to the leaf's
-//!    `cgroup.procs` (opened by herald beforehand; see `cgroup.rs`);
+//! 2. it is created in its run's cgroup, where there is one, by `clone3` with
+//!    `CLONE_INTO_CGROUP` (see `clone3.rs`); where the kernel cannot, it enters the cgroup by
+//!    writing `0` to the leaf's `cgroup.procs` (opened by herald beforehand; see `cgroup.rs`);
 //! 3. it becomes the leader of a new process group;
 //! 4. the open-file limit herald started with is restored (see `limits.rs`);
 //! 5. with `user`/`group`, it drops to them (the raw `setgroups`, `setresgid`, `setresuid`
@@ -27,10 +28,7 @@
 //! 9. it enters its working folder (as the user it now is), unblocks signals, and runs the
 //!    program.
 //!
-//! `clone3` with `CLONE_INTO_CGROUP` would place the child in its cgroup from its first
-//! instruction, but a `clone3` that shares memory and runs on a new stack cannot be called
-//! from Rust without assembly of our own; step 2 comes before the child can do anything
-//! else, which gives the same guarantee.
+//! Either way the child is in its cgroup before it can do anything else.
 //!
 //! A step that fails leaves its number and `errno` in memory herald reads once the spawning
 //! thread resumes, so the error names the step (`cannot enter the working folder ...`).
@@ -71,8 +69,8 @@ pub(crate) struct Command {
     /// Changes to herald's own environment: `None` removes the variable.
     env: BTreeMap<OsString, Option<OsString>>,
     cwd: Option<PathBuf>,
-    /// The `cgroup.procs` of the cgroup the child enters.
-    cgroup: Option<Arc<OwnedFd>>,
+    /// The cgroup the child enters: its folder and its `cgroup.procs`.
+    cgroup: Option<(Arc<OwnedFd>, Arc<OwnedFd>)>,
     /// Whether the child gets `WATCHDOG_PID=<its own pid>`.
     watchdog_pid: bool,
     /// The user and groups the child drops to; `None`: herald's own.
@@ -125,9 +123,10 @@ impl Command {
         self
     }
 
-    /// Puts the child in the cgroup whose `cgroup.procs` is `procs` (open for writing).
-    pub fn cgroup(&mut self, procs: Arc<OwnedFd>) -> &mut Self {
-        self.cgroup = Some(procs);
+    /// Puts the child in the cgroup whose folder is `dir` (open), and whose `cgroup.procs`
+    /// is `procs` (open for writing: where `clone3` cannot place the child, it enters there).
+    pub fn cgroup(&mut self, dir: Arc<OwnedFd>, procs: Arc<OwnedFd>) -> &mut Self {
+        self.cgroup = Some((dir, procs));
         self
     }
 
@@ -212,11 +211,11 @@ impl Command {
         };
         let groups: Vec<libc::gid_t> = self.run_as.iter().flat_map(|r| r.groups.clone()).collect();
         let guardian = containment.map(Containment::spawning);
-        let plan = Plan {
+        let mut plan = Plan {
             run_as: self.run_as.as_ref().map(|r| (r.uid, r.gid)),
             groups: groups.as_ptr(),
             ngroups: groups.len(),
-            cgroup: self.cgroup.as_ref().map_or(-1, |fd| fd.as_raw_fd()),
+            cgroup: self.cgroup.as_ref().map_or(-1, |(_, fd)| fd.as_raw_fd()),
             watchdog_digits,
             guardian: guardian.as_ref().and_then(|g| g.fd()).unwrap_or(-1),
             path: path.as_ptr(),
@@ -229,7 +228,8 @@ impl Command {
             step: AtomicI32::new(0),
             errno: AtomicI32::new(0),
         };
-        let pid = clone_and_exec(&plan)?;
+        let into = self.cgroup.as_ref().map(|(dir, _)| dir.as_raw_fd());
+        let pid = clone_and_exec(&mut plan, into)?;
         drop(stdio); // the child has its own copies now, or has exited
 
         match plan.step.load(Ordering::Acquire) {
@@ -336,6 +336,12 @@ struct Job {
     reply: oneshot::Sender<io::Result<Started>>,
 }
 
+/// Starts the spawner thread now if it does not run yet, so that the first spawn does not
+/// wait for it.
+pub(crate) fn start_spawner() -> io::Result<()> {
+    spawner().map(|_| ())
+}
+
 /// The spawner thread's queue, started on first use.
 fn spawner() -> io::Result<&'static mpsc::Sender<Job>> {
     static QUEUE: OnceLock<Result<mpsc::Sender<Job>, String>> = OnceLock::new();
@@ -426,8 +432,9 @@ struct Plan {
 }
 
 /// Clones a child sharing herald's memory, which runs [`child_main`] on a stack of its own;
-/// returns once it has called `execve` or exited.
-fn clone_and_exec(plan: &Plan) -> io::Result<libc::pid_t> {
+/// returns once it has called `execve` or exited. With `into` (a cgroup's folder) the child
+/// is created there if the kernel can (`plan.cgroup` is then not written to).
+fn clone_and_exec(plan: &mut Plan, into: Option<RawFd>) -> io::Result<libc::pid_t> {
     let mut stack = vec![0u8; STACK];
     // SAFETY: the offset stays within the allocation (its one-past-the-end pointer).
     let end = unsafe { stack.as_mut_ptr().add(STACK) };
@@ -442,17 +449,41 @@ fn clone_and_exec(plan: &Plan) -> io::Result<libc::pid_t> {
         libc::sigfillset(&mut all);
         libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
     }
+    let mut born = None;
+    if let Some(dir) = into.filter(|_| super::clone3::supported()) {
+        let procs = std::mem::replace(&mut plan.cgroup, -1);
+        let base = stack.as_mut_ptr();
+        // SAFETY: as for clone below; `top` is 16-byte aligned, within `stack`.
+        let r = unsafe {
+            super::clone3::spawn_into(
+                dir,
+                base,
+                top as usize - base as usize,
+                child_main,
+                plan as *const Plan as *mut c_void,
+            )
+        };
+        match r {
+            Ok(pid) => born = Some(pid),
+            Err(errno) => {
+                tracing::debug!(
+                    "clone3 into the cgroup refused (errno {errno}); entering it after clone"
+                );
+                plan.cgroup = procs;
+            }
+        }
+    }
     // SAFETY: with CLONE_VFORK this thread is suspended until the child has called execve
     // or exited, so `plan` and `stack` outlive every use the child makes of them; the child
     // only makes async-signal-safe system calls and never returns into Rust code of ours.
-    let pid = unsafe {
+    let pid = born.unwrap_or_else(|| unsafe {
         libc::clone(
             child_main,
             top,
             libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
             plan as *const Plan as *mut c_void,
         )
-    };
+    });
     let error = io::Error::last_os_error();
     // SAFETY: restores this thread's own mask, saved above.
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
@@ -582,8 +613,8 @@ fn pid_digits() -> ([u8; 10], usize) {
 /// stay ignored, as across `execve`.
 ///
 /// # Safety
-/// Only in the cloned child, with every signal blocked.
-unsafe fn reset_signal_handlers() {
+/// Only in the cloned (or forked) child, with every signal blocked.
+pub(crate) unsafe fn reset_signal_handlers() {
     for signal in 1..=libc::SIGRTMAX() {
         if signal == libc::SIGKILL || signal == libc::SIGSTOP {
             continue;

@@ -45,7 +45,10 @@ pub fn run(stack: StackFile, args: UpArgs, json: bool) -> anyhow::Result<ExitCod
     };
     let (style, ready_fd) = match args.supervise_fd {
         Some(fd) => (Style::Plain, Some(detach::take_ready_fd(fd)?)),
-        None if args.detach => return detached(&stack, &args, &specs, progress_style(json)),
+        None if args.detach => {
+            let style = progress_style(json);
+            return detached(&stack, &args, specs, http, style);
+        }
         None => (progress_style(json), None),
     };
     if let Some(addr) = listen {
@@ -65,7 +68,8 @@ pub fn run(stack: StackFile, args: UpArgs, json: bool) -> anyhow::Result<ExitCod
 fn detached(
     stack: &StackFile,
     args: &UpArgs,
-    specs: &[ComponentSpec],
+    specs: Vec<ComponentSpec>,
+    http: http::Config,
     style: Style,
 ) -> anyhow::Result<ExitCode> {
     if let Some(mut client) = connect(stack)? {
@@ -76,7 +80,13 @@ fn detached(
         eprintln!("{}", serve::already_running(stack, pid));
         return Ok(ExitCode::from(FAILURE));
     }
-    match detach::start(stack, args)? {
+    let options = serve::Options {
+        specs: specs.clone(),
+        style: Style::Plain,
+        ready_fd: None,
+        http,
+    };
+    match detach::start(stack, args, options)? {
         Started::Listening => {}
         Started::Exited { code, output } => {
             eprint!("{output}");
@@ -96,9 +106,9 @@ fn detached(
         Reply::Status { pid, .. } => pid,
         other => return Ok(fail(other)),
     };
-    let progress = Progress::new(specs, style);
+    let progress = Progress::new(&specs, style);
     let hint = format!("supervisor pid {pid}; `herald status`, `herald down`");
-    match follow::start(client, &stack.state_dir, specs, progress)? {
+    match follow::start(client, &stack.state_dir, &specs, progress)? {
         Outcome::Up => {
             eprintln!("stack {} is up ({hint})", stack.name);
             summary(stack);
