@@ -3,7 +3,7 @@
 //! Names and numbers are looked up in the system's user and group databases (`getpwnam_r`,
 //! `getgrnam_r`, `getgrouplist`, so NSS sources count as in `id`) once, when the component is
 //! built, never in the child. The child then drops to them before `execve` with the raw
-//! `setgroups`, `setresgid` and `setresuid` system calls (see `sys/spawn.rs`), which change
+//! `setgroups`, `setresgid` and `setresuid` system calls (see `sys/spawn/`), which change
 //! only the child: the C library's wrappers would change every thread of herald too.
 
 use crate::{ComponentSpec, ConfigProblem};

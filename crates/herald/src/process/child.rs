@@ -18,7 +18,7 @@
 //! check `watchdog`: `watchdog_signal`, then SIGKILL after `stop_timeout`. `WATCHDOG_USEC=`
 //! from the process changes the period.
 //!
-//! The child is started by `sys/spawn.rs` and its group looked after by `sys/group.rs`.
+//! The child is started by `sys/spawn/` and its group looked after by `sys/group.rs`.
 
 use super::capture::{Sink, capture};
 use super::logs::{LogFile, LogRetention, Stream};

@@ -16,7 +16,7 @@
 //! (`cpu.stat` exists in every cgroup) but not memory.
 //!
 //! The child enters its leaf before `execve` (it writes `0` to the leaf's `cgroup.procs`,
-//! opened beforehand, see `spawn.rs`), so it cannot fork outside it. Stopping signals every
+//! opened beforehand, see `spawn/`), so it cannot fork outside it. Stopping signals every
 //! process of the leaf, then `cgroup.kill` kills them all at once (on kernels before 5.14:
 //! the leaf is frozen, each process killed, then thawed). The end of the last process is
 //! an event: `cgroup.events` changes to `populated 0`, seen through inotify.

@@ -6,7 +6,7 @@
 //! `CLONE_INTO_CGROUP` (Linux 5.7) takes only the read side of that lock, as every fork does.
 //!
 //! The child shares herald's memory and runs on a stack of its own while the spawning thread
-//! waits (`CLONE_VM | CLONE_VFORK`), as with `clone` in `spawn.rs`. The C library has no
+//! waits (`CLONE_VM | CLONE_VFORK`), as with `clone` in `spawn/child.rs`. The C library has no
 //! wrapper for `clone3`, and a raw system call that returns twice cannot come back into Rust
 //! code on a new stack, so the call is a few instructions of assembly: in the child, on its
 //! new stack, they call the setup function, which never returns. Only on x86-64; elsewhere

@@ -9,7 +9,7 @@
 //! - `T<token>`: the stack's run token (see `token.rs`): every process whose environment
 //!   carries it is killed;
 //! - `+PGID` when a process group starts and `-PGID` once it has ended. The child itself
-//!   writes its `+PGID` line, before `execve` (see `spawn.rs`): the guardian knows a group
+//!   writes its `+PGID` line, before `execve` (see `spawn/`): the guardian knows a group
 //!   before its leader can fork, so herald killed at any instant leaks nothing.
 //!
 //! When the pipe reaches end of file (the last writer, herald, is gone) the guardian kills
