@@ -3,8 +3,10 @@
 //! herald supervisor.
 
 mod cluster_common;
+mod common;
 
-use cluster_common::{Etcd, Node, etcd_or_skip, eventually};
+use cluster_common::{Etcd, Node, etcd_or_skip};
+use common::eventually;
 use std::time::{Duration, SystemTime};
 
 const TTL: Duration = Duration::from_secs(2);

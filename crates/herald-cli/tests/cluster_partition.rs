@@ -4,8 +4,10 @@
 //! agent off. Needs root (CI runs as root) and `ip`; skipped with the reason otherwise.
 
 mod cluster_common;
+mod common;
 
-use cluster_common::{Etcd, Node, etcd_or_skip, eventually};
+use cluster_common::{Etcd, Node, etcd_or_skip};
+use common::eventually;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 

@@ -372,15 +372,3 @@ impl Drop for Node {
         self.kill();
     }
 }
-
-/// Checks `check` every 20 ms until it holds or `limit` passes; whether it held.
-pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while !check() {
-        if start.elapsed() > limit {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    true
-}
