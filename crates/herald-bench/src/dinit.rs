@@ -176,18 +176,7 @@ mod tests {
     use std::time::Duration;
 
     fn setup() -> (Programs, Layout) {
-        (
-            Programs {
-                fixture: "/bin/fx".into(),
-                bench: "/bin/hb".into(),
-                herald: "/bin/herald".into(),
-                dinit: Some("/opt/dinit".into()),
-            },
-            Layout {
-                dir: "/t/run".into(),
-                port_base: 20000,
-            },
-        )
+        crate::peers::example(Some("/opt/dinit"))
     }
 
     #[test]

@@ -564,23 +564,29 @@ pub fn prepare(
     })
 }
 
+/// Programs and a layout with made-up paths, for the tests of the tools' plans.
+#[cfg(test)]
+pub(crate) fn example(dinit: Option<&str>) -> (Programs, Layout) {
+    (
+        Programs {
+            fixture: "/bin/fx".into(),
+            bench: "/bin/hb".into(),
+            herald: "/bin/herald".into(),
+            dinit: dinit.map(Into::into),
+        },
+        Layout {
+            dir: "/t/run".into(),
+            port_base: 20000,
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn setup() -> (Programs, Layout) {
-        (
-            Programs {
-                fixture: "/bin/fx".into(),
-                bench: "/bin/hb".into(),
-                herald: "/bin/herald".into(),
-                dinit: None,
-            },
-            Layout {
-                dir: "/t/run".into(),
-                port_base: 20000,
-            },
-        )
+        example(None)
     }
 
     #[test]

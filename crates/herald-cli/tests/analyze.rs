@@ -3,10 +3,10 @@
 
 mod common;
 
+use common::stack::Stack;
+
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
-use std::process::Output;
 
 /// A stand-in that takes `secs` to start, then says "up" (its ready line) and runs on.
 fn after(secs: f64) -> String {
@@ -30,60 +30,6 @@ fn chain_stack() -> String {
         after(0.2),
         after(0.05)
     )
-}
-
-struct Stack {
-    dir: tempfile::TempDir,
-}
-
-impl Stack {
-    fn new(text: &str) -> Stack {
-        let dir = tempfile::tempdir().expect("a temporary folder");
-        std::fs::write(dir.path().join("herald.toml"), text).expect("the stack file");
-        Stack { dir }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn expect(&self, code: i32, args: &[&str]) -> Output {
-        let out = common::herald_in(self.path(), args);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "herald {args:?}\nstdout: {}\nstderr: {}",
-            common::stdout(&out),
-            common::stderr(&out)
-        );
-        out
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut args = args.to_vec();
-        args.push("--json");
-        let out = self.expect(0, &args);
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{args:?}: {e}\n{}", common::stdout(&out)))
-    }
-
-    fn text(&self, args: &[&str]) -> String {
-        common::stdout(&self.expect(0, args))
-    }
-
-    /// The event log's records.
-    fn records(&self) -> Vec<Value> {
-        let text = std::fs::read_to_string(self.path().join(".herald/events.jsonl")).unwrap();
-        text.lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        let _ = common::herald_in(self.path(), &["down"]);
-    }
 }
 
 fn ms(value: &Value) -> f64 {

@@ -275,23 +275,7 @@ requires = [\"base\"]
     std::fs::write(dir.path().join("herald.toml"), text).unwrap();
     // Bounded: a background supervisor that runs other components than asked would leave
     // `up -d` waiting for ever.
-    let mut up = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args(["--profile", "debug", "up", "-d"])
-        .current_dir(dir.path())
-        .env_remove("HERALD_FILE")
-        .env_remove("HERALD_PROFILES")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("the herald binary runs");
-    let mut code = None;
-    common::eventually(std::time::Duration::from_secs(60), || {
-        code = up.try_wait().expect("a child").map(|s| s.code());
-        code.is_some()
-    });
-    if code.is_none() {
-        let _ = up.kill();
-        let _ = up.wait();
-    }
+    let (code, _) = common::bounded(dir.path(), &["--profile", "debug", "up", "-d"]);
     let result = std::panic::catch_unwind(|| {
         assert_eq!(
             code,

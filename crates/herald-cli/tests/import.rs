@@ -6,7 +6,6 @@ mod common;
 use common::{stderr, stdout};
 use std::path::Path;
 use std::process::{Command, Output};
-use std::time::Duration;
 
 fn herald_in(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_herald"))
@@ -39,27 +38,7 @@ fn import_into(dir: &Path, file: &str, yaml: bool) -> String {
 /// `up -d` bounded in time, then `down` whatever happened; gives `status --json` taken while
 /// the stack ran.
 fn up_then_down(dir: &Path) -> serde_json::Value {
-    let mut up = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args(["up", "-d"])
-        .current_dir(dir)
-        .env_remove("HERALD_FILE")
-        .env_remove("HERALD_PROFILES")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("the herald binary runs");
-    let mut code = None;
-    common::eventually(Duration::from_secs(60), || {
-        code = up.try_wait().expect("a child").map(|s| s.code());
-        code.is_some()
-    });
-    if code.is_none() {
-        let _ = up.kill();
-    }
-    let mut err = String::new();
-    if let Some(mut pipe) = up.stderr.take() {
-        let _ = std::io::Read::read_to_string(&mut pipe, &mut err);
-    }
-    let _ = up.wait();
+    let (code, err) = common::bounded(dir, &["up", "-d"]);
     let status = herald_in(dir, &["--json", "status"]);
     let down = herald_in(dir, &["down"]);
     assert_eq!(code, Some(Some(0)), "up -d: {err}");

@@ -28,6 +28,34 @@ pub fn herald_in(dir: &Path, args: &[&str]) -> Output {
         .expect("the herald binary runs")
 }
 
+/// `herald ARGS` in `dir` (an `up -d`, whose waiting could last for ever if the stack were
+/// wrong), bounded by 60 s and killed past them: its exit code (`None` when it did not finish
+/// in time) and its standard error.
+pub fn bounded(dir: &Path, args: &[&str]) -> (Option<Option<i32>>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("HERALD_FILE")
+        .env_remove("HERALD_PROFILES")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the herald binary runs");
+    let mut code = None;
+    eventually(Duration::from_secs(60), || {
+        code = child.try_wait().expect("a child").map(|s| s.code());
+        code.is_some()
+    });
+    if code.is_none() {
+        let _ = child.kill();
+    }
+    let mut err = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut pipe, &mut err);
+    }
+    let _ = child.wait();
+    (code, err)
+}
+
 /// Standard output as text.
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()

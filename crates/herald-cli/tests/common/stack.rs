@@ -43,6 +43,28 @@ impl Stack {
         out
     }
 
+    /// `herald ARGS --json`, which must exit 0, as data.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        let out = self.expect(0, &args);
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}\n{}", super::stdout(&out)))
+    }
+
+    /// The standard output of `herald ARGS`, which must exit 0.
+    pub fn text(&self, args: &[&str]) -> String {
+        super::stdout(&self.expect(0, args))
+    }
+
+    /// The event log's records.
+    pub fn records(&self) -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(self.state_dir().join("events.jsonl")).unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
     /// The supervisor's pid, from `status --json`... through the lock file it writes.
     pub fn supervisor(&self) -> u32 {
         let text = std::fs::read_to_string(self.state_dir().join("herald.lock")).unwrap();
