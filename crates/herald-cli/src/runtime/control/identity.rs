@@ -40,8 +40,55 @@ fn name(state_dir: &Path) -> Vec<u8> {
     name
 }
 
+/// How long a new supervisor waits for a holder that is already dying to let the name go.
+const DYING_HOLDER: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Takes the identity of the stack whose state folder is `state_dir` (absolute).
+///
+/// A holder whose main thread has exited (a supervisor killed a moment ago, whose other
+/// threads are still being torn down) still holds the name; it is waited for (its pidfd
+/// says when the whole process is gone), so that `up` right after a SIGKILL starts the stack
+/// instead of calling a dead supervisor running.
 pub fn take(state_dir: &Path) -> io::Result<Identity> {
+    match take_once(state_dir)? {
+        Identity::Running(pid) if dying(pid) => {
+            await_exit(pid, DYING_HOLDER);
+            take_once(state_dir)
+        }
+        identity => Ok(identity),
+    }
+}
+
+/// Whether `pid`'s main thread has exited (a zombie or gone) although the pid held the name.
+fn dying(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat.rsplit(')').next().unwrap_or("").trim_start();
+            state.starts_with('Z') || state.starts_with('X')
+        }
+        Err(_) => true,
+    }
+}
+
+/// Waits up to `limit` for the process `pid` to be gone entirely (its pidfd turns readable
+/// once every thread has exited).
+fn await_exit(pid: u32, limit: std::time::Duration) {
+    let Some(pid) = rustix::process::Pid::from_raw(pid as i32) else {
+        return;
+    };
+    let Ok(fd) = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) else {
+        return; // already gone
+    };
+    let mut poll = libc::pollfd {
+        fd: std::os::fd::AsRawFd::as_raw_fd(&fd),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call.
+    unsafe { libc::poll(&mut poll, 1, limit.as_millis() as libc::c_int) };
+}
+
+fn take_once(state_dir: &Path) -> io::Result<Identity> {
     let address = SocketAddr::from_abstract_name(name(state_dir))?;
     match UnixListener::bind_addr(&address) {
         Ok(listener) => Ok(Identity::Held(listener)),
@@ -66,6 +113,75 @@ pub fn take(state_dir: &Path) -> io::Result<Identity> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A holder whose main thread has exited while another thread keeps the process (and the
+    /// name) for a moment, as a supervisor torn down by SIGKILL: C, since only a thread of
+    /// the C library can end the main thread and leave the process running.
+    const DYING: &str = r#"
+#include <pthread.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+static void *later(void *arg) { (void)arg; usleep(800000); _exit(0); }
+int main(int argc, char **argv) {
+    struct sockaddr_un a; memset(&a, 0, sizeof a); a.sun_family = AF_UNIX;
+    size_t n = strlen(argv[1]); memcpy(a.sun_path + 1, argv[1], n);
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (bind(s, (struct sockaddr *)&a, offsetof(struct sockaddr_un, sun_path) + 1 + n) || listen(s, 8)) return 1;
+    write(1, "bound\n", 6);
+    pthread_t t; pthread_create(&t, NULL, later, NULL);
+    pthread_exit(NULL);
+}
+"#;
+
+    #[test]
+    fn a_holder_whose_main_thread_is_gone_is_waited_for_not_called_running() {
+        use std::io::BufRead;
+        let tmp = tempfile::tempdir().unwrap();
+        let (source, program) = (tmp.path().join("dying.c"), tmp.path().join("dying"));
+        std::fs::write(&source, DYING).unwrap();
+        let built = std::process::Command::new("cc")
+            .arg(&source)
+            .arg("-o")
+            .arg(&program)
+            .arg("-pthread")
+            .status();
+        if !built.is_ok_and(|s| s.success()) {
+            eprintln!("skipped: no C compiler (cc) to build the dying holder");
+            return;
+        }
+        let state = tmp.path().join("state");
+        let name = String::from_utf8(name(&state)).unwrap();
+        let mut holder = std::process::Command::new(&program)
+            .arg(&name)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(holder.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line, "bound\n");
+        // Once the main thread has ended, the name is still held.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !dying(holder.id()) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the main thread never ended"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let address = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+        assert!(UnixStream::connect_addr(&address).is_ok(), "still held");
+        let taken = take(&state).unwrap();
+        let _ = holder.wait();
+        assert!(
+            matches!(taken, Identity::Held(_)),
+            "the dying holder was waited for: {taken:?}"
+        );
+    }
 
     #[test]
     fn a_second_taker_finds_the_first_and_long_paths_are_hashed() {
