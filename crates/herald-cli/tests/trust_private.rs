@@ -190,7 +190,9 @@ fn removing_the_state_folder_never_leads_to_two_supervisors() {
     stack.expect(0, &["up", "-d"]);
     let first = stack.supervisor();
     // Started means spawned: the shell may not have exec'd sleep yet.
-    assert!(common::eventually(Duration::from_secs(10), || copies(&marker) == 1));
+    assert!(common::eventually(Duration::from_secs(10), || copies(
+        &marker
+    ) == 1));
     std::fs::remove_dir_all(stack.state_dir()).unwrap();
     let again = stack.herald(&["up", "-d"]);
     let both = copies(&marker);
@@ -204,7 +206,9 @@ fn removing_the_state_folder_never_leads_to_two_supervisors() {
         !common::alive(first)
     }));
     if again.status.success() {
-        assert!(common::eventually(Duration::from_secs(10), || copies(&marker) == 1));
+        assert!(common::eventually(Duration::from_secs(10), || copies(
+            &marker
+        ) == 1));
         assert_eq!(copies(&marker), 1);
     } else {
         assert!(common::stderr(&again).contains("already running"));

@@ -25,6 +25,9 @@ pub struct EventLog {
     path: PathBuf,
     file: File,
     failed: bool,
+    /// The run's header until it is written ([`EventLog::write_header`]), off the path to
+    /// the first spawn.
+    header: Option<Record>,
 }
 
 /// Where a run's records go: its number and the number of its first event.
@@ -38,14 +41,10 @@ pub struct Numbering {
 
 impl EventLog {
     /// Opens `<state_dir>/events.jsonl` for a new run of `stack` with `graph`: numbers it
-    /// after the last record already there and writes its header.
-    pub fn begin(
-        state_dir: &Path,
-        stack: &str,
-        graph: &Graph,
-    ) -> io::Result<(EventLog, Numbering)> {
-        let path = state_dir.join(FILE);
-        let dir = StateDir::prepare(state_dir)?;
+    /// after the last record already there. Its header is written by
+    /// [`write_header`](Self::write_header), else before the first event.
+    pub fn begin(dir: &StateDir, stack: &str, graph: &Graph) -> io::Result<(EventLog, Numbering)> {
+        let path = dir.path().join(FILE);
         // Opened once, without following a symlink, as every file of the state folder is.
         let existing = dir.open(FILE, Access::Read).ok();
         let large = existing
@@ -58,12 +57,12 @@ impl EventLog {
         }
         let file = dir.open(FILE, Access::Append)?;
         let (run, seq) = last.map_or((1, 1), |r| (r.run() + 1, r.seq() + 1));
-        let mut log = EventLog {
+        let log = EventLog {
             path,
             file,
             failed: false,
+            header: Some(Record::Run(RunHeader::new(stack, graph, run, seq))),
         };
-        log.write(&Record::Run(RunHeader::new(stack, graph, run, seq)));
         let numbering = Numbering {
             run,
             first_seq: seq + 1,
@@ -74,7 +73,17 @@ impl EventLog {
     /// Appends one event as one line. A failure is reported once on stderr; later events are
     /// still tried.
     pub fn append(&mut self, event: &Event) {
+        self.write_header();
         self.write(&Record::Event(event.clone()));
+    }
+
+    /// Writes the run's header, unless it is written already: once the stack has started
+    /// (its first spawn is under way on other threads), before anyone is told the supervisor
+    /// listens, so a reader of the file finds this run's header before its events.
+    pub fn write_header(&mut self) {
+        if let Some(header) = self.header.take() {
+            self.write(&header);
+        }
     }
 
     fn write(&mut self, record: &Record) {
@@ -86,6 +95,12 @@ impl EventLog {
             eprintln!("warning: cannot write {}: {e}", self.path.display());
             self.failed = true;
         }
+    }
+}
+
+impl Drop for EventLog {
+    fn drop(&mut self) {
+        self.write_header();
     }
 }
 
@@ -125,7 +140,8 @@ mod tests {
     fn runs_are_numbered_on_from_what_the_log_holds() {
         let dir = tempfile::tempdir().unwrap();
         let graph = Graph::new(&[ComponentSpec::new("db")]).unwrap();
-        let (_, first) = EventLog::begin(dir.path(), "demo", &graph).unwrap();
+        let state = StateDir::prepare(dir.path()).unwrap();
+        let (_, first) = EventLog::begin(&state, "demo", &graph).unwrap();
         assert_eq!(
             first,
             Numbering {
@@ -133,7 +149,7 @@ mod tests {
                 first_seq: 2
             }
         );
-        let (_, second) = EventLog::begin(dir.path(), "demo", &graph).unwrap();
+        let (_, second) = EventLog::begin(&state, "demo", &graph).unwrap();
         assert_eq!(
             second,
             Numbering {

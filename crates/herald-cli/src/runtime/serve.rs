@@ -115,7 +115,7 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
     let mut components = build::stack(&specs, &host, cluster.as_ref())?;
     let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
     let graph = components.graph().context("cannot start the stack")?;
-    let (eventlog, numbering) = EventLog::begin(&stack.state_dir, &stack.name, &graph)?;
+    let (mut eventlog, numbering) = EventLog::begin(&claimed.dir, &stack.name, &graph)?;
     components.numbering(numbering.run, numbering.first_seq);
     let events = components.subscribe();
     let published = cluster.map(|cluster| {
@@ -125,6 +125,7 @@ async fn supervise(stack: StackFile, options: Options) -> anyhow::Result<ExitCod
     let mut signals = Signals::new()?;
     let mut watch = super::statewatch::Watch::new(&stack.state_dir)?;
     let running = components.start().context("cannot start the stack")?;
+    eventlog.write_header();
 
     let (events_tx, _) = broadcast::channel(EVENT_BACKLOG);
     let (down_tx, mut down_rx) = mpsc::unbounded_channel();

@@ -201,6 +201,11 @@ impl StateDir {
         Ok(Some(dir))
     }
 
+    /// The folder's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Opens `name` (a file name, or `logs/<file>`) in the folder without following a
     /// symlink, checks that it is our own regular file that nobody else can write, and (when
     /// writing) makes its mode 0600.

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 use tokio::sync::broadcast;
 
@@ -104,38 +104,36 @@ pub struct LogLine {
 ///
 /// Subscribers get lines from the moment they subscribe. A subscriber that falls more than a
 /// few thousand lines behind misses the oldest (the receiver reports how many); the log files
-/// always have everything.
-#[derive(Debug, Clone)]
+/// always have everything. The channel is made on the first subscription: its slots are
+/// allocated and touched when it is made (a few hundred KiB), which a stack nobody follows
+/// never needs, and which would sit on the path to the first spawn.
+#[derive(Debug, Clone, Default)]
 pub struct LogHub {
-    tx: broadcast::Sender<LogLine>,
-}
-
-impl Default for LogHub {
-    fn default() -> Self {
-        Self::new()
-    }
+    tx: Arc<OnceLock<broadcast::Sender<LogLine>>>,
 }
 
 impl LogHub {
     /// A hub with no subscribers.
     pub fn new() -> Self {
-        Self {
-            tx: broadcast::channel(HUB_CAPACITY).0,
-        }
+        Self::default()
     }
 
     /// Receives every line captured from now on, of every component.
     pub fn subscribe(&self) -> broadcast::Receiver<LogLine> {
-        self.tx.subscribe()
+        self.tx
+            .get_or_init(|| broadcast::channel(HUB_CAPACITY).0)
+            .subscribe()
     }
 
     /// Whether anyone listens (so lines are only copied when someone does).
     pub(crate) fn listened(&self) -> bool {
-        self.tx.receiver_count() > 0
+        self.tx.get().is_some_and(|tx| tx.receiver_count() > 0)
     }
 
     pub(crate) fn publish(&self, line: LogLine) {
-        let _ = self.tx.send(line);
+        if let Some(tx) = self.tx.get() {
+            let _ = tx.send(line);
+        }
     }
 }
 

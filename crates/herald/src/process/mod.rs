@@ -42,7 +42,7 @@
 //!   leader runs, and a guardian that dies is replaced.
 //!
 //! The parent-death signal fires when the *thread* that spawned the child ends, so every
-//! child is spawned by one thread that lives as long as the process (see `sys/spawn/`).
+//! child is spawned by a thread that lives as long as the process (see `sys/spawn/`).
 
 mod account;
 mod capture;

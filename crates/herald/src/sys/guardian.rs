@@ -22,11 +22,9 @@
 //! The guardian is watched: if it dies (someone killed it), herald starts a new one at once,
 //! tells it everything it is to guard again, and says so in its log.
 //!
-//! It is started by a plain `fork` and `execve` of `/bin/sh` (see [`fork_shell`]): the
-//! guardian exists, and will read everything written to its pipe, as soon as `fork` returns,
-//! while its shell is still being loaded on another core. Starting it as `posix_spawn` does
-//! would hold herald's thread until the shell's `execve`, a few milliseconds on the path to
-//! the first component's spawn.
+//! It is started as components are, by a clone that shares herald's memory until the shell's
+//! `execve` (see [`start_shell`]), not by `fork`: a fork copies herald's page tables, and
+//! every page herald writes afterwards faults once more.
 
 use std::collections::HashSet;
 use std::ffi::CString;
@@ -35,7 +33,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, Weak};
 
 const SCRIPT: &str = r#"trap '' INT TERM HUP QUIT
 t= c=
@@ -110,10 +108,20 @@ struct State {
     closing: bool,
 }
 
+/// What the guardian's handle and its watcher thread share.
+#[derive(Debug)]
+struct Shared {
+    /// Held (shared) by every spawn under way, whose child writes to the pipe itself, and
+    /// taken alone to replace or close the pipe: spawns run side by side, never while the
+    /// pipe changes. Taken before `state`.
+    lease: RwLock<()>,
+    state: Mutex<State>,
+}
+
 /// The guardian of one stack.
 #[derive(Debug)]
 pub(crate) struct Guardian {
-    state: Arc<Mutex<State>>,
+    shared: Arc<Shared>,
 }
 
 impl Guardian {
@@ -122,31 +130,34 @@ impl Guardian {
         cgroup: Option<String>,
         token: Option<String>,
     ) -> std::io::Result<Guardian> {
-        let state = Arc::new(Mutex::new(State {
-            line: None,
-            duty: Duty {
-                cgroup,
-                token,
-                groups: HashSet::new(),
-            },
-            closing: false,
-        }));
+        let shared = Arc::new(Shared {
+            lease: RwLock::new(()),
+            state: Mutex::new(State {
+                line: None,
+                duty: Duty {
+                    cgroup,
+                    token,
+                    groups: HashSet::new(),
+                },
+                closing: false,
+            }),
+        });
         {
-            let mut guard = lock(&state);
-            let line = launch(&state, &guard.duty)?;
+            let mut guard = lock(&shared.state);
+            let line = launch(&shared, &guard.duty)?;
             guard.line = Some(line);
         }
-        Ok(Guardian { state })
+        Ok(Guardian { shared })
     }
 
     /// The guardian's pid.
     pub(crate) fn pid(&self) -> u32 {
-        lock(&self.state).line.as_ref().map_or(0, |l| l.pid)
+        lock(&self.shared.state).line.as_ref().map_or(0, |l| l.pid)
     }
 
     /// Lists a group the guardian must kill if herald dies.
     pub(crate) fn watch(&self, pgid: u32) {
-        let mut state = lock(&self.state);
+        let mut state = lock(&self.shared.state);
         if state.duty.groups.insert(pgid) {
             send(&mut state, &format!("+{pgid}\n"));
         }
@@ -154,36 +165,43 @@ impl Guardian {
 
     /// Unlists a group that has ended.
     pub(crate) fn release(&self, pgid: u32) {
-        let mut state = lock(&self.state);
+        let mut state = lock(&self.shared.state);
         if state.duty.groups.remove(&pgid) {
             send(&mut state, &format!("-{pgid}\n"));
         }
     }
 
-    /// Holds the guardian while a child is spawned: the child writes `+PGID` to the pipe
+    /// Holds the guardian's pipe while a child is spawned: the child writes `+PGID` to it
     /// itself (so the pipe must not be replaced meanwhile), then [`Spawning::spawned`] notes
-    /// the group.
+    /// the group. Other spawns may hold it at the same time.
     pub(crate) fn spawning(&self) -> Spawning<'_> {
+        let lease = self.shared.lease.read().unwrap_or_else(|e| e.into_inner());
+        let fd = lock(&self.shared.state).line.as_ref().map(Line::fd);
         Spawning {
-            state: lock(&self.state),
+            shared: &self.shared,
+            fd,
+            _lease: lease,
         }
     }
 }
 
-/// The guardian, held while a child is spawned.
+/// The guardian's pipe, held while a child is spawned.
 pub(crate) struct Spawning<'a> {
-    state: MutexGuard<'a, State>,
+    shared: &'a Shared,
+    fd: Option<RawFd>,
+    _lease: RwLockReadGuard<'a, ()>,
 }
 
 impl Spawning<'_> {
     /// The descriptor the child writes its line to, if the guardian runs.
     pub(crate) fn fd(&self) -> Option<RawFd> {
-        self.state.line.as_ref().map(Line::fd)
+        self.fd
     }
 
     /// The child `pgid` was spawned and has listed itself.
-    pub(crate) fn spawned(mut self, pgid: u32) {
-        if self.state.duty.groups.insert(pgid) && self.state.line.is_none() {
+    pub(crate) fn spawned(self, pgid: u32) {
+        let mut state = lock(&self.shared.state);
+        if state.duty.groups.insert(pgid) && state.line.is_none() {
             tracing::warn!(pgid, "no process guardian runs: the group is not guarded");
         }
     }
@@ -194,7 +212,8 @@ impl Guardian {
     /// without killing or searching anything, and this waits (a moment at most) until it has.
     pub(crate) fn dismiss(&self) {
         let gone = {
-            let mut state = lock(&self.state);
+            let _lease = self.shared.lease.write().unwrap_or_else(|e| e.into_inner());
+            let mut state = lock(&self.shared.state);
             state.closing = true;
             send(&mut state, "Q\n");
             state.line.take()
@@ -208,7 +227,8 @@ impl Guardian {
 
 impl Drop for Guardian {
     fn drop(&mut self) {
-        let mut state = lock(&self.state);
+        let _lease = self.shared.lease.write().unwrap_or_else(|e| e.into_inner());
+        let mut state = lock(&self.shared.state);
         state.closing = true;
         state.line = None; // closes the pipe: the guardian kills what is left, and ends
     }
@@ -228,8 +248,8 @@ fn send(state: &mut State, text: &str) {
 }
 
 /// Starts a guardian process told `duty`, and a thread that restarts it if it dies.
-fn launch(state: &Arc<Mutex<State>>, duty: &Duty) -> std::io::Result<Line> {
-    let (pid, stdin) = fork_shell()
+fn launch(shared: &Arc<Shared>, duty: &Duty) -> std::io::Result<Line> {
+    let (pid, stdin) = start_shell()
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot start /bin/sh: {e}")))?;
     let mut stdin = std::fs::File::from(stdin);
     let mut told = String::new();
@@ -243,7 +263,7 @@ fn launch(state: &Arc<Mutex<State>>, duty: &Duty) -> std::io::Result<Line> {
         told.push_str(&format!("+{pgid}\n"));
     }
     stdin.write_all(told.as_bytes())?;
-    let weak: Weak<Mutex<State>> = Arc::downgrade(state);
+    let weak: Weak<Shared> = Arc::downgrade(shared);
     let (exited, gone) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("herald-guardian".into())
@@ -257,17 +277,13 @@ fn launch(state: &Arc<Mutex<State>>, duty: &Duty) -> std::io::Result<Line> {
 
 /// Starts `/bin/sh -c SCRIPT` in a process group of its own, herald's environment without
 /// the run token, the read end of a new pipe as its stdin, stdout and stderr `/dev/null`;
-/// gives its pid and the pipe's write end as soon as the process exists, before its
-/// `execve`.
-///
-/// Everything the child needs is prepared before `fork`; in between `fork` and `execve` the
-/// child makes only async-signal-safe system calls (herald has other threads), with every
-/// signal blocked until its handlers are reset.
-fn fork_shell() -> std::io::Result<(u32, OwnedFd)> {
+/// gives its pid and the pipe's write end. It is started as components are (see
+/// `spawn/`), without their parent-death signal: nothing of herald is copied, and herald's
+/// thread waits only until the shell's `execve`.
+fn start_shell() -> std::io::Result<(u32, OwnedFd)> {
     let cstr = |bytes: &[u8]| CString::new(bytes).map_err(|e| std::io::Error::other(e.to_string()));
-    let path = cstr(b"/bin/sh")?;
     let args = [
-        path.clone(),
+        cstr(b"/bin/sh")?,
         cstr(b"-c")?,
         cstr(SCRIPT.as_bytes())?,
         cstr(b"herald-guardian")?,
@@ -281,59 +297,15 @@ fn fork_shell() -> std::io::Result<(u32, OwnedFd)> {
             cstr(&pair)
         })
         .collect::<std::io::Result<Vec<_>>>()?;
-    let pointers = |strings: &[CString]| -> Vec<*const libc::c_char> {
-        strings
-            .iter()
-            .map(|s| s.as_ptr())
-            .chain(std::iter::once(std::ptr::null()))
-            .collect()
-    };
-    let (argv, envp) = (pointers(&args), pointers(&env));
     let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
     let null = rustix::fs::open(
         "/dev/null",
         rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
         rustix::fs::Mode::empty(),
     )?;
-    let (read_fd, null_fd) = (read.as_raw_fd(), null.as_raw_fd());
-
-    // SAFETY: all-zero sigset_t values are valid; these calls only write into them and
-    // change this thread's mask, restored below.
-    let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
-    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
-    unsafe {
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-    }
-    // SAFETY: the child only makes async-signal-safe calls on memory prepared above (its
-    // copy of it), and leaves by execve or _exit.
-    let pid = unsafe { libc::fork() };
-    if pid == 0 {
-        // SAFETY: as above, in the child.
-        unsafe {
-            super::spawn::reset_signal_handlers();
-            if libc::setpgid(0, 0) != 0
-                || libc::dup2(read_fd, 0) < 0
-                || libc::dup2(null_fd, 1) < 0
-                || libc::dup2(null_fd, 2) < 0
-            {
-                libc::_exit(127);
-            }
-            let mut none: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut none);
-            libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
-            libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr());
-            libc::_exit(127);
-        }
-    }
-    let error = std::io::Error::last_os_error();
-    // SAFETY: restores this thread's own mask, saved above.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
-    if pid < 0 {
-        return Err(error);
-    }
-    drop((read, null));
-    Ok((pid as u32, write))
+    let stdio = [read, null.try_clone()?, null];
+    let pid = super::spawn::spawn_detached(&args, &env, stdio)?;
+    Ok((pid, write))
 }
 
 /// Waits for the guardian `pid` to exit (it is herald's child), and reaps it.
@@ -353,11 +325,12 @@ fn wait(pid: u32) -> std::io::Result<ExitStatus> {
 }
 
 /// The guardian `pid` ended: unless herald is letting it go, start a new one.
-fn watched(state: Weak<Mutex<State>>, pid: u32, status: std::io::Result<ExitStatus>) {
-    let Some(state) = state.upgrade() else {
+fn watched(shared: Weak<Shared>, pid: u32, status: std::io::Result<ExitStatus>) {
+    let Some(shared) = shared.upgrade() else {
         return;
     };
-    let mut guard = lock(&state);
+    let _lease = shared.lease.write().unwrap_or_else(|e| e.into_inner());
+    let mut guard = lock(&shared.state);
     if guard.closing || guard.line.as_ref().is_none_or(|l| l.pid != pid) {
         return;
     }
@@ -367,7 +340,7 @@ fn watched(state: Weak<Mutex<State>>, pid: u32, status: std::io::Result<ExitStat
         "the process guardian died; starting a new one"
     );
     guard.line = None;
-    match launch(&state, &guard.duty) {
+    match launch(&shared, &guard.duty) {
         Ok(line) => {
             tracing::warn!(
                 pid = line.pid,

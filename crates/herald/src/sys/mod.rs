@@ -2,7 +2,7 @@
 //! shared by process components and `exec` probes.
 //!
 //! - [`spawn`]: starting a child without copying herald (`clone(CLONE_VM | CLONE_VFORK)` on
-//!   one long-lived spawner thread), in its own process group and cgroup, with a
+//!   long-lived spawner threads), in its own process group and cgroup, with a
 //!   parent-death signal;
 //! - [`group`]: a spawned child's process group, from spawn to reaping (through a pidfd);
 //! - [`cgroup`]: one cgroup v2 leaf per component run, where the host allows it;
@@ -74,7 +74,7 @@ impl Containment {
                 None
             }
         };
-        // The first spawn finds the spawner thread running.
+        // The first spawn finds the spawner threads running.
         spawn::start_spawner()?;
         let token = token::stack_token();
         let cgroup = tree.as_ref().map(|t| t.dir().display().to_string());

@@ -36,6 +36,8 @@ pub(super) struct Plan {
     /// Where the child writes its pid, NUL-terminated (ten bytes of room), or null.
     pub(super) watchdog_digits: *mut u8,
     pub(super) nofile: Option<libc::rlimit>,
+    /// Whether the child dies with herald (SIGKILL as its parent-death signal).
+    pub(super) parent_death: bool,
     pub(super) parent: libc::pid_t,
     pub(super) step: AtomicI32,
     pub(super) errno: AtomicI32,
@@ -137,12 +139,14 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
                 fail(SWITCH);
             }
         }
-        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-            fail(SETUP);
-        }
-        // Herald died before the death signal was armed: do not run orphaned.
-        if libc::getppid() != plan.parent {
-            libc::_exit(127);
+        if plan.parent_death {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                fail(SETUP);
+            }
+            // Herald died before the death signal was armed: do not run orphaned.
+            if libc::getppid() != plan.parent {
+                libc::_exit(127);
+            }
         }
         if plan.guardian >= 0 {
             list_with_guardian(plan.guardian);
@@ -223,8 +227,8 @@ fn pid_digits() -> ([u8; 10], usize) {
 /// stay ignored, as across `execve`.
 ///
 /// # Safety
-/// Only in the cloned (or forked) child, with every signal blocked.
-pub(crate) unsafe fn reset_signal_handlers() {
+/// Only in the cloned child, with every signal blocked.
+unsafe fn reset_signal_handlers() {
     for signal in 1..=libc::SIGRTMAX() {
         if signal == libc::SIGKILL || signal == libc::SIGSTOP {
             continue;

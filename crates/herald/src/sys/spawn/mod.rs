@@ -36,20 +36,21 @@
 //! The program is looked up in `PATH` (the child's, else herald's) before the clone, and
 //! the environment is built there too: nothing in the child allocates.
 //!
-//! Every spawn runs on one thread of its own, `herald-spawner`, which lives as long as the
-//! process. The runtime's worker threads only hand it the command and await the answer, so
-//! they go on reading readiness messages and probing while a batch of children starts (the
-//! spawning thread is suspended until each child has called `execve`, which on a busy
-//! machine waits for a free core). And since the parent-death signal is tied to the thread
-//! that created the child, a thread that never ends is the right parent: children are killed
-//! when herald dies, never because some runtime thread was retired.
+//! Every spawn runs on a `herald-spawner` thread, one per core (at least two), which lives
+//! as long as the process. The runtime's worker threads only hand one the command and await
+//! the answer, so they go on reading readiness messages and probing while a batch of
+//! children starts; a spawning thread is suspended until its child has called `execve`
+//! (which on a busy machine waits for a free core), so a batch released at once starts on
+//! every spawner side by side. They share the guardian's pipe (see `guardian.rs`). And since
+//! the parent-death signal is tied to the thread that created the child, threads that never
+//! end are the right parents: children are killed when herald dies, never because some
+//! runtime thread was retired.
 
 mod child;
 
 use super::Containment;
 use super::group::{Group, reap};
 use crate::process::RunAs;
-pub(crate) use child::reset_signal_handlers;
 use child::{CGROUP, CHDIR, EXEC, Plan, SETUP, SWITCH, clone_and_exec};
 use std::collections::BTreeMap;
 use std::ffi::{CString, OsStr, OsString, c_char};
@@ -144,7 +145,7 @@ impl Command {
         self
     }
 
-    /// Starts the child on the spawner thread and takes charge of its process group (watched
+    /// Starts the child on a spawner thread and takes charge of its process group (watched
     /// by the stack's [`Containment`] for a component, else by the latest one started, so
     /// that the groups of `exec` probes are guarded too). Needs a Tokio runtime (the output pipes are
     /// registered with it). If this future is dropped before the answer, a child started
@@ -225,6 +226,7 @@ impl Command {
             cwd: cwd.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
             stdio: stdio.each_ref().map(|fd| fd.as_raw_fd()),
             nofile: super::limits::child_nofile(),
+            parent_death: true,
             parent: std::process::id() as libc::pid_t,
             step: AtomicI32::new(0),
             errno: AtomicI32::new(0),
@@ -330,43 +332,108 @@ struct Started {
     stderr: OwnedFd,
 }
 
-/// One spawn for the spawner thread, and where its answer goes.
+/// One spawn for a spawner thread, and where its answer goes.
 struct Job {
     command: Command,
     containment: Option<Arc<Containment>>,
     reply: oneshot::Sender<io::Result<Started>>,
 }
 
-/// Starts the spawner thread now if it does not run yet, so that the first spawn does not
+/// Starts the spawner threads now if they do not run yet, so that the first spawn does not
 /// wait for it.
 pub(crate) fn start_spawner() -> io::Result<()> {
     spawner().map(|_| ())
 }
 
-/// The spawner thread's queue, started on first use.
+/// How many spawner threads take jobs from the queue: each is suspended while its child
+/// gets to `execve`, so a batch released at once (a fan-out) starts as many children at a
+/// time as there are cores, at least two.
+fn spawners() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8))
+}
+
+/// The spawner threads' queue, started on first use.
 fn spawner() -> io::Result<&'static mpsc::Sender<Job>> {
     static QUEUE: OnceLock<Result<mpsc::Sender<Job>, String>> = OnceLock::new();
     let queue = QUEUE.get_or_init(|| {
         let (queue, jobs) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name("herald-spawner".into())
-            .spawn(move || {
-                for job in jobs {
-                    let started = job.command.spawn_here(job.containment.as_deref());
-                    if let Err(Ok(orphan)) = job.reply.send(started) {
-                        // Nobody waits for it any more: it must not run unwatched.
-                        super::signals::kill_group(orphan.pid, libc::SIGKILL);
-                        let _ = reap(orphan.pid);
-                        if let Some(containment) = &job.containment {
-                            containment.release(orphan.pid);
-                        }
+        let jobs = Arc::new(std::sync::Mutex::new(jobs));
+        for _ in 0..spawners() {
+            let jobs = jobs.clone();
+            std::thread::Builder::new()
+                .name("herald-spawner".into())
+                .spawn(move || {
+                    loop {
+                        let next = jobs.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                        let Ok(job) = next else { return };
+                        run(job);
                     }
-                }
-            })
-            .map(|_| queue)
-            .map_err(|e| format!("cannot start the spawner thread: {e}"))
+                })
+                .map_err(|e| format!("cannot start a spawner thread: {e}"))?;
+        }
+        Ok(queue)
     });
     queue.as_ref().map_err(|e| io::Error::other(e.clone()))
+}
+
+/// Runs one job on a spawner thread.
+fn run(job: Job) {
+    let started = job.command.spawn_here(job.containment.as_deref());
+    if let Err(Ok(orphan)) = job.reply.send(started) {
+        // Nobody waits for it any more: it must not run unwatched.
+        super::signals::kill_group(orphan.pid, libc::SIGKILL);
+        let _ = reap(orphan.pid);
+        if let Some(containment) = &job.containment {
+            containment.release(orphan.pid);
+        }
+    }
+}
+
+/// Starts `argv[0]` (an absolute path) with `envp` as a process that outlives herald: the
+/// leader of a new process group, `stdio` as its standard descriptors, the open-file limit
+/// herald started with, no cgroup of a run, no parent-death signal. The same clone as a
+/// component's, so nothing of herald is copied; returns once the child has called `execve`
+/// (the guardian, see `guardian.rs`).
+pub(crate) fn spawn_detached(
+    argv: &[CString],
+    envp: &[CString],
+    stdio: [OwnedFd; 3],
+) -> io::Result<u32> {
+    let [input, output, errors] = stdio;
+    let stdio = [
+        above_stdio(input)?,
+        above_stdio(output)?,
+        above_stdio(errors)?,
+    ];
+    let (argv_ptrs, envp_ptrs) = (pointers(argv), pointers(envp));
+    let mut plan = Plan {
+        run_as: None,
+        groups: std::ptr::null(),
+        ngroups: 0,
+        cgroup: -1,
+        watchdog_digits: std::ptr::null_mut(),
+        guardian: -1,
+        path: argv[0].as_ptr(),
+        argv: argv_ptrs.as_ptr(),
+        envp: envp_ptrs.as_ptr(),
+        cwd: std::ptr::null(),
+        stdio: stdio.each_ref().map(|fd| fd.as_raw_fd()),
+        nofile: super::limits::child_nofile(),
+        parent_death: false,
+        parent: std::process::id() as libc::pid_t,
+        step: AtomicI32::new(0),
+        errno: AtomicI32::new(0),
+    };
+    let pid = clone_and_exec(&mut plan, None)?;
+    match plan.step.load(Ordering::Acquire) {
+        0 => Ok(pid as u32),
+        _ => {
+            let _ = reap(pid as u32);
+            Err(io::Error::from_raw_os_error(
+                plan.errno.load(Ordering::Acquire),
+            ))
+        }
+    }
 }
 
 fn cstring(s: OsString) -> io::Result<CString> {
