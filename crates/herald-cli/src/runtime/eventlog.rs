@@ -137,6 +137,28 @@ mod tests {
     use herald::ComponentSpec;
 
     #[test]
+    fn the_header_comes_before_the_run_s_first_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let graph = Graph::new(&[ComponentSpec::new("db")]).unwrap();
+        let state = StateDir::prepare(dir.path()).unwrap();
+        let (mut log, numbering) = EventLog::begin(&state, "demo", &graph).unwrap();
+        assert!(
+            records(&dir.path().join(FILE)).is_empty(),
+            "written once started"
+        );
+        let line = format!(
+            r#"{{"time":"2026-12-02T10:00:00.000001Z","seq":{},"run":{},"component":"db","state":"waiting"}}"#,
+            numbering.first_seq, numbering.run
+        );
+        log.append(&serde_json::from_str(&line).unwrap());
+        log.write_header(); // already written: nothing more
+        let records = records(&dir.path().join(FILE));
+        assert_eq!(records.len(), 2);
+        assert!(matches!(&records[0], Record::Run(h) if h.seq == numbering.first_seq - 1));
+        assert!(matches!(&records[1], Record::Event(e) if e.seq == numbering.first_seq));
+    }
+
+    #[test]
     fn runs_are_numbered_on_from_what_the_log_holds() {
         let dir = tempfile::tempdir().unwrap();
         let graph = Graph::new(&[ComponentSpec::new("db")]).unwrap();

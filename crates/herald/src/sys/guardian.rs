@@ -402,6 +402,23 @@ mod tests {
     }
 
     #[test]
+    fn spawns_hold_the_pipe_side_by_side() {
+        let guardian = Arc::new(Guardian::start(None, None).unwrap());
+        let first = guardian.spawning();
+        assert!(first.fd().is_some());
+        let (told, heard) = std::sync::mpsc::channel();
+        let other = guardian.clone();
+        let second = std::thread::spawn(move || {
+            let lease = other.spawning();
+            told.send(lease.fd()).unwrap();
+        });
+        let fd = heard.recv_timeout(Duration::from_secs(10));
+        assert_eq!(fd, Ok(first.fd()), "a second spawn waited for the first");
+        drop(first);
+        second.join().unwrap();
+    }
+
+    #[test]
     fn listed_groups_die_with_the_pipe_and_released_ones_do_not() {
         let guardian = Guardian::start(None, None).unwrap();
         let (mut watched, mut released) = (sleeper(), sleeper());

@@ -209,4 +209,22 @@ mod tests {
         assert_eq!(mode(&tmp.path().join("data")), mode(&plain));
         create_state_dir(&state).unwrap(); // already there: fine
     }
+
+    #[test]
+    fn the_lock_holds_our_pid_alone_whatever_it_held() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = tmp.path().join("state");
+        let lock = state.join(LOCK);
+        for before in ["", "4194303123456789\n", "1\n"] {
+            create_state_dir(&state).unwrap();
+            std::fs::write(&lock, before).unwrap();
+            let Claim::Claimed(claimed) = claim(&state).unwrap() else {
+                panic!("the folder is free");
+            };
+            let text = std::fs::read_to_string(&lock).unwrap();
+            assert_eq!(text.trim(), std::process::id().to_string(), "{before:?}");
+            assert_eq!(text.len(), PID_WIDTH + 1);
+            drop(claimed);
+        }
+    }
 }
