@@ -70,9 +70,17 @@ impl Sink {
     }
 }
 
+/// What a reader reads into until a read fills it, in bytes: most components print little
+/// or nothing, and a stack of them would otherwise hold a large buffer per pipe at rest.
+const FIRST_READS: usize = 1024;
+
+/// What a reader reads into once a read has filled [`FIRST_READS`]: a component that prints
+/// a lot is read in large pieces.
+const LARGE_READS: usize = 64 * 1024;
+
 /// Reads `pipe` to its end into `sink`.
 pub(crate) async fn capture(mut pipe: impl AsyncRead + Unpin, stream: Stream, sink: Arc<Sink>) {
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; FIRST_READS];
     let mut splitter = LineSplitter::new(MAX_LINE);
     loop {
         match pipe.read(&mut buf).await {
@@ -80,6 +88,9 @@ pub(crate) async fn capture(mut pipe: impl AsyncRead + Unpin, stream: Stream, si
             Ok(n) => {
                 sink.take(stream, &mut splitter, Some(&buf[..n]));
                 sink.ctx.stir();
+                if n == buf.len() && buf.len() < LARGE_READS {
+                    buf = vec![0u8; LARGE_READS];
+                }
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
