@@ -27,10 +27,8 @@
 //! every page herald writes afterwards faults once more.
 
 use std::collections::HashSet;
-use std::ffi::CString;
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, Weak};
@@ -281,22 +279,6 @@ fn launch(shared: &Arc<Shared>, duty: &Duty) -> std::io::Result<Line> {
 /// `spawn/`), without their parent-death signal: nothing of herald is copied, and herald's
 /// thread waits only until the shell's `execve`.
 fn start_shell() -> std::io::Result<(u32, OwnedFd)> {
-    let cstr = |bytes: &[u8]| CString::new(bytes).map_err(|e| std::io::Error::other(e.to_string()));
-    let args = [
-        cstr(b"/bin/sh")?,
-        cstr(b"-c")?,
-        cstr(SCRIPT.as_bytes())?,
-        cstr(b"herald-guardian")?,
-    ];
-    let env = std::env::vars_os()
-        .filter(|(key, _)| key != super::token::VAR)
-        .map(|(key, value)| {
-            let mut pair = key.as_bytes().to_vec();
-            pair.push(b'=');
-            pair.extend_from_slice(value.as_bytes());
-            cstr(&pair)
-        })
-        .collect::<std::io::Result<Vec<_>>>()?;
     let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
     let null = rustix::fs::open(
         "/dev/null",
@@ -304,7 +286,10 @@ fn start_shell() -> std::io::Result<(u32, OwnedFd)> {
         rustix::fs::Mode::empty(),
     )?;
     let stdio = [read, null.try_clone()?, null];
-    let pid = super::spawn::spawn_detached(&args, &env, stdio)?;
+    let pid = super::spawn::Command::new("/bin/sh")
+        .args(["-c", SCRIPT, "herald-guardian"])
+        .env_remove(super::token::VAR)
+        .spawn_detached(stdio)?;
     Ok((pid, write))
 }
 

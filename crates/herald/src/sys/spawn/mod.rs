@@ -36,7 +36,7 @@
 //! The program is looked up in `PATH` (the child's, else herald's) before the clone, and
 //! the environment is built there too: nothing in the child allocates.
 //!
-//! Every spawn runs on a `herald-spawner` thread, one per core (at least two), which lives
+//! Every spawn runs on a `herald-spawner` thread, one per core (two to eight), which lives
 //! as long as the process. The runtime's worker threads only hand one the command and await
 //! the answer, so they go on reading readiness messages and probing while a batch of
 //! children starts; a spawning thread is suspended until its child has called `execve`
@@ -55,7 +55,7 @@ use child::{CGROUP, CHDIR, EXEC, Plan, SETUP, SWITCH, clone_and_exec};
 use std::collections::BTreeMap;
 use std::ffi::{CString, OsStr, OsString, c_char};
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -174,6 +174,38 @@ impl Command {
 
     /// Starts the child from the calling thread, which must outlive it (see above).
     fn spawn_here(&self, containment: Option<&Containment>) -> io::Result<Started> {
+        let (stdout, out_write) = pipe_pair()?;
+        let (stderr, err_write) = pipe_pair()?;
+        let null = rustix::fs::open(
+            "/dev/null",
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )?;
+        let guardian = containment.map(Containment::spawning);
+        let listing = guardian.as_ref().and_then(|g| g.fd()).unwrap_or(-1);
+        let pid = self.start([null, out_write, err_write], listing, true)?;
+        if let Some(guardian) = guardian {
+            guardian.spawned(pid);
+        }
+        Ok(Started {
+            pid,
+            stdout,
+            stderr,
+        })
+    }
+
+    /// Starts the program as a process that outlives herald: the leader of a new process
+    /// group, `stdio` as its standard descriptors, no parent-death signal, listed with no
+    /// guardian (the guardian itself, see `guardian.rs`). Returns once it has called
+    /// `execve`.
+    pub(crate) fn spawn_detached(&self, stdio: [OwnedFd; 3]) -> io::Result<u32> {
+        self.start(stdio, -1, false)
+    }
+
+    /// Clones the child with `stdio`, listing its group on the guardian's pipe `listing` (or
+    /// -1), with SIGKILL as its parent-death signal if `parent_death`; returns once it has
+    /// called `execve`, or the failing step's error.
+    fn start(&self, stdio: [OwnedFd; 3], listing: RawFd, parent_death: bool) -> io::Result<u32> {
         let environ = self.environment()?;
         let path = cstring(self.resolve()?.into_os_string())?;
         let argv = std::iter::once(&self.program)
@@ -185,18 +217,11 @@ impl Command {
             .as_ref()
             .map(|d| cstring(d.clone().into_os_string()))
             .transpose()?;
-
-        let (stdout, out_write) = pipe_pair()?;
-        let (stderr, err_write) = pipe_pair()?;
-        let null = rustix::fs::open(
-            "/dev/null",
-            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        )?;
+        let [input, output, errors] = stdio;
         let stdio = [
-            above_stdio(null)?,
-            above_stdio(out_write)?,
-            above_stdio(err_write)?,
+            above_stdio(input)?,
+            above_stdio(output)?,
+            above_stdio(errors)?,
         ];
 
         let (argv_ptrs, mut envp_ptrs) = (pointers(&argv), pointers(&environ));
@@ -212,21 +237,20 @@ impl Command {
             std::ptr::null_mut()
         };
         let groups: Vec<libc::gid_t> = self.run_as.iter().flat_map(|r| r.groups.clone()).collect();
-        let guardian = containment.map(Containment::spawning);
         let mut plan = Plan {
             run_as: self.run_as.as_ref().map(|r| (r.uid, r.gid)),
             groups: groups.as_ptr(),
             ngroups: groups.len(),
             cgroup: self.cgroup.as_ref().map_or(-1, |(_, fd)| fd.as_raw_fd()),
             watchdog_digits,
-            guardian: guardian.as_ref().and_then(|g| g.fd()).unwrap_or(-1),
+            guardian: listing,
             path: path.as_ptr(),
             argv: argv_ptrs.as_ptr(),
             envp: envp_ptrs.as_ptr(),
             cwd: cwd.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
             stdio: stdio.each_ref().map(|fd| fd.as_raw_fd()),
             nofile: super::limits::child_nofile(),
-            parent_death: true,
+            parent_death,
             parent: std::process::id() as libc::pid_t,
             step: AtomicI32::new(0),
             errno: AtomicI32::new(0),
@@ -236,16 +260,7 @@ impl Command {
         drop(stdio); // the child has its own copies now, or has exited
 
         match plan.step.load(Ordering::Acquire) {
-            0 => {
-                if let Some(guardian) = guardian {
-                    guardian.spawned(pid as u32);
-                }
-                Ok(Started {
-                    pid: pid as u32,
-                    stdout,
-                    stderr,
-                })
-            }
+            0 => Ok(pid as u32),
             step => {
                 let _ = reap(pid as u32);
                 let os = io::Error::from_raw_os_error(plan.errno.load(Ordering::Acquire));
@@ -347,7 +362,7 @@ pub(crate) fn start_spawner() -> io::Result<()> {
 
 /// How many spawner threads take jobs from the queue: each is suspended while its child
 /// gets to `execve`, so a batch released at once (a fan-out) starts as many children at a
-/// time as there are cores, at least two.
+/// time as there are cores (two to eight).
 fn spawners() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8))
 }
@@ -385,53 +400,6 @@ fn run(job: Job) {
         let _ = reap(orphan.pid);
         if let Some(containment) = &job.containment {
             containment.release(orphan.pid);
-        }
-    }
-}
-
-/// Starts `argv[0]` (an absolute path) with `envp` as a process that outlives herald: the
-/// leader of a new process group, `stdio` as its standard descriptors, the open-file limit
-/// herald started with, no cgroup of a run, no parent-death signal. The same clone as a
-/// component's, so nothing of herald is copied; returns once the child has called `execve`
-/// (the guardian, see `guardian.rs`).
-pub(crate) fn spawn_detached(
-    argv: &[CString],
-    envp: &[CString],
-    stdio: [OwnedFd; 3],
-) -> io::Result<u32> {
-    let [input, output, errors] = stdio;
-    let stdio = [
-        above_stdio(input)?,
-        above_stdio(output)?,
-        above_stdio(errors)?,
-    ];
-    let (argv_ptrs, envp_ptrs) = (pointers(argv), pointers(envp));
-    let mut plan = Plan {
-        run_as: None,
-        groups: std::ptr::null(),
-        ngroups: 0,
-        cgroup: -1,
-        watchdog_digits: std::ptr::null_mut(),
-        guardian: -1,
-        path: argv[0].as_ptr(),
-        argv: argv_ptrs.as_ptr(),
-        envp: envp_ptrs.as_ptr(),
-        cwd: std::ptr::null(),
-        stdio: stdio.each_ref().map(|fd| fd.as_raw_fd()),
-        nofile: super::limits::child_nofile(),
-        parent_death: false,
-        parent: std::process::id() as libc::pid_t,
-        step: AtomicI32::new(0),
-        errno: AtomicI32::new(0),
-    };
-    let pid = clone_and_exec(&mut plan, None)?;
-    match plan.step.load(Ordering::Acquire) {
-        0 => Ok(pid as u32),
-        _ => {
-            let _ = reap(pid as u32);
-            Err(io::Error::from_raw_os_error(
-                plan.errno.load(Ordering::Acquire),
-            ))
         }
     }
 }
